@@ -13,6 +13,7 @@
 mod format;
 mod operations;
 mod schema_types;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -45,6 +45,7 @@ pub fn generate(root: &Path, sdl: &str, schema: &Schema) -> Result<Vec<Generated
         combined.push('\n');
     }
 
+    super::validate::check(&documents, schema)?;
     let generator = cynic_querygen::Generator::new(sdl)
         .context("cynic-querygen could not read the schema")?
         .with_schema_name("incident_manager");
@@ -308,11 +309,11 @@ struct OwnedVariables;
 
 impl VisitMut for OwnedVariables {
     fn visit_type_mut(&mut self, ty: &mut syn::Type) {
-        if let syn::Type::Reference(reference) = ty {
-            if matches!(&*reference.elem, syn::Type::Path(p) if p.path.is_ident("str")) {
-                *ty = syn::parse_quote! { String };
-                return;
-            }
+        if let syn::Type::Reference(reference) = ty
+            && matches!(&*reference.elem, syn::Type::Path(p) if p.path.is_ident("str"))
+        {
+            *ty = syn::parse_quote! { String };
+            return;
         }
         syn::visit_mut::visit_type_mut(self, ty);
     }

@@ -40,3 +40,146 @@ fn every_generated_file_starts_with_the_header() {
         );
     }
 }
+
+/// The project schema with `Incident.title`, which the SDK's operations select, removed.
+fn schema_without_incident_title() -> String {
+    let sdl = std::fs::read_to_string(root().join(SCHEMA_PATH)).unwrap();
+    let mut schema = Schema::parse(&sdl).unwrap();
+    let incident = schema.types.get_mut("Incident").unwrap();
+    let incident_sdl::TypeKind::Object { fields, .. } = &mut incident.kind else {
+        panic!("Incident is an object type");
+    };
+    let before = fields.len();
+    fields.retain(|f| f.name != "title");
+    assert_eq!(fields.len(), before - 1);
+    schema.to_sdl()
+}
+
+#[test]
+fn codegen_fails_naming_a_removed_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema_path = dir.path().join("schema.graphql");
+    std::fs::write(&schema_path, schema_without_incident_title()).unwrap();
+    let error = generate_from(&root(), &schema_path).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message
+            .contains("fragment IncidentFields: field `title` does not exist on type `Incident`"),
+        "{message}"
+    );
+}
+
+/// The committed generated code, compiled against the schema with a field removed, fails to build
+/// and the compiler names the field. This builds a copy of the two SDK crates in a scratch
+/// workspace with its own target folder (under `target/`), so it takes a minute or two.
+#[test]
+fn committed_code_fails_to_compile_against_a_schema_missing_a_field() {
+    let root = root();
+    let scratch = tempfile::tempdir_in(root.join("target")).unwrap();
+    let work = scratch.path();
+    for krate in ["incident-schema", "incident-client"] {
+        copy_dir(
+            &root.join("crates").join(krate),
+            &work.join("crates").join(krate),
+        );
+    }
+    std::fs::create_dir_all(work.join("schema")).unwrap();
+    std::fs::write(work.join(SCHEMA_PATH), schema_without_incident_title()).unwrap();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .replace(
+            r#"members = ["crates/*", "xtask", "tests"]"#,
+            r#"members = ["crates/incident-schema", "crates/incident-client"]"#,
+        );
+    std::fs::write(work.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), work.join("Cargo.lock")).unwrap();
+
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["check", "--offline", "--quiet", "-p", "incident-client"])
+            .current_dir(work)
+            .env("CARGO_TARGET_DIR", root.join("target/schema-drift"))
+            .output()
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "cargo check passed against a schema without Incident.title"
+    );
+    assert!(
+        stderr.contains("no field `title` on the GraphQL type `Incident`"),
+        "the compiler did not name the field:\n{stderr}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_operation_is_within_the_server_limits() {
+    let dir = root().join(OPERATIONS_DIR);
+    let mut documents = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        documents.insert(
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        );
+    }
+    let sdl = std::fs::read_to_string(root().join(SCHEMA_PATH)).unwrap();
+    let costs = validate::check(&documents, &Schema::parse(&sdl).unwrap()).unwrap();
+    // One per subscription, query and mutation field.
+    assert_eq!(costs.len(), 5 + 10 + 8, "{costs:#?}");
+    for cost in &costs {
+        assert!(cost.depth <= validate::MAX_DEPTH, "{cost:?}");
+        assert!(cost.complexity <= validate::MAX_COMPLEXITY, "{cost:?}");
+    }
+    let incidents = costs.iter().find(|c| c.name == "ListIncidents").unwrap();
+    assert!(
+        incidents.complexity > 40,
+        "the incident selection is the full one: {incidents:?}"
+    );
+}
+
+#[test]
+fn validation_measures_depth_and_complexity_like_the_server() {
+    let schema =
+        Schema::parse("type Query { a: A } type A { b: B c: Int } type B { d: Int e: Int }")
+            .unwrap();
+    let documents = std::collections::BTreeMap::from([(
+        "q".to_owned(),
+        "query Q { a { ...F c } } fragment F on A { b { d e } }".to_owned(),
+    )]);
+    let costs = validate::check(&documents, &schema).unwrap();
+    assert_eq!(
+        costs,
+        vec![validate::OperationCost {
+            name: "Q".into(),
+            depth: 3,
+            complexity: 5
+        }]
+    );
+}
+
+#[test]
+fn validation_rejects_operations_over_the_limits() {
+    let schema = Schema::parse("type Query { a: A } type A { a: A x: Int }").unwrap();
+    let deep = format!(
+        "query Deep {{ {} x {} }}",
+        "a { ".repeat(11),
+        "} ".repeat(11)
+    );
+    let documents = std::collections::BTreeMap::from([("q".to_owned(), deep)]);
+    let message = format!("{:#}", validate::check(&documents, &schema).unwrap_err());
+    assert!(message.contains("operation Deep has depth 12"), "{message}");
+}
