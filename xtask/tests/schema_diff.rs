@@ -8,7 +8,10 @@ fn project_schema() -> PathBuf {
 }
 
 fn xtask(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     (output.status.code().unwrap(), stdout)
 }
@@ -29,21 +32,36 @@ fn a_removed_field_is_breaking_and_fails() {
     assert_ne!(changed, sdl);
     let new = dir.path().join("new.graphql");
     std::fs::write(&new, changed).unwrap();
-    let (code, stdout) = xtask(&["schema", "diff", project_schema().to_str().unwrap(), new.to_str().unwrap()]);
+    let (code, stdout) = xtask(&[
+        "schema",
+        "diff",
+        project_schema().to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
-    assert_eq!(stdout, "breaking (1):\n  field Incident.assignees was removed\n");
+    assert_eq!(
+        stdout,
+        "breaking (1):\n  field Incident.assignees was removed\n"
+    );
 }
 
 #[test]
 fn dangerous_and_safe_changes_are_grouped_and_pass() {
     let dir = tempfile::tempdir().unwrap();
     let sdl = std::fs::read_to_string(project_schema()).unwrap();
-    let changed = sdl
-        .replacen("  P4\n}", "  P4\n  P5\n}", 1)
-        .replacen("type Label {\n", "type Label {\n  color: String\n", 1);
+    let changed = sdl.replacen("  P4\n}", "  P4\n  P5\n}", 1).replacen(
+        "type Label {\n",
+        "type Label {\n  color: String\n",
+        1,
+    );
     let new = dir.path().join("new.graphql");
     std::fs::write(&new, changed).unwrap();
-    let (code, stdout) = xtask(&["schema", "diff", project_schema().to_str().unwrap(), new.to_str().unwrap()]);
+    let (code, stdout) = xtask(&[
+        "schema",
+        "diff",
+        project_schema().to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
     assert_eq!(
         stdout,
@@ -57,6 +75,12 @@ fn strict_mode_fails_on_any_change() {
     let sdl = std::fs::read_to_string(project_schema()).unwrap();
     let new = dir.path().join("new.graphql");
     std::fs::write(&new, sdl.replacen("  P4\n}", "  P4\n  P5\n}", 1)).unwrap();
-    let (code, _) = xtask(&["schema", "diff", "--strict", project_schema().to_str().unwrap(), new.to_str().unwrap()]);
+    let (code, _) = xtask(&[
+        "schema",
+        "diff",
+        "--strict",
+        project_schema().to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
 }
