@@ -28,7 +28,7 @@ mod auth;
 mod demo;
 mod error;
 mod listener;
-mod model;
+pub mod model;
 mod resolvers;
 mod rest;
 mod schema;
