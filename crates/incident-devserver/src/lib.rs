@@ -24,6 +24,8 @@
 //! half-open sockets, [`DevServerHandle::pause_accepting`], [`DevServerHandle::withhold_ack`], and
 //! [`DevServerHandle::restart`] on the same port keeping the data.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod auth;
 mod demo;
 mod error;

@@ -20,6 +20,8 @@
 //! assert_eq!(state, IncidentState::Other("ON_HOLD".into()));
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod error;
 mod generated;
 mod scalars;
@@ -27,6 +29,7 @@ mod scalars;
 /// cynic's view of the schema. Derive fragments with `#[cynic(schema = "incident_manager")]`
 /// (or `schema_module = "incident_schema::schema"`) and a `schema` module in scope.
 #[cynic::schema("incident_manager")]
+#[allow(missing_docs, missing_debug_implementations)]
 pub mod schema {}
 
 pub use crate::{

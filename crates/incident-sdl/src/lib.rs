@@ -20,6 +20,8 @@
 //! assert_eq!(changes[0].to_string(), "field Query.b was removed");
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod diff;
 mod error;
 mod model;

@@ -159,8 +159,12 @@ impl fmt::Display for TypeRef {
     }
 }
 
+/// Directives every GraphQL schema has, which [`Schema::parse`] leaves out.
+pub const BUILT_IN_DIRECTIVES: [&str; 5] =
+    ["skip", "include", "deprecated", "specifiedBy", "oneOf"];
+
 impl Schema {
-    /// Reads SDL. Type extensions are merged into their types; a type defined twice is an error.
+    /// Reads SDL. Definitions of the specification's built-in directives are left out. Type extensions are merged into their types; a type defined twice is an error.
     pub fn parse(sdl: &str) -> Result<Schema> {
         let document = cynic_parser::parse_type_system_document(sdl).map_err(Error::Parse)?;
         Self::from_document(&document)
@@ -231,6 +235,9 @@ impl Schema {
                     };
                     merge_extension(existing, extension)?;
                 }
+                // The specification's own directives exist in every schema; some servers print
+                // them and some do not, so they are not part of a schema's declared type system.
+                Definition::Directive(def) if BUILT_IN_DIRECTIVES.contains(&def.name()) => {}
                 Definition::Directive(def) => {
                     let mut text = String::new();
                     crate::print::directive_definition(&mut text, def);
