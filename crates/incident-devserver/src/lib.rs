@@ -36,7 +36,7 @@ mod rest;
 mod schema;
 mod server;
 mod state;
-mod store;
+pub mod store;
 mod subscriptions;
 mod ws;
 

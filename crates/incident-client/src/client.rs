@@ -1,0 +1,248 @@
+//! `IncidentClient`: typed subscriptions, queries, mutations and REST alerts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cynic::SubscriptionBuilder;
+use graphql_ws_client::graphql::GraphqlOperation;
+use incident_schema::{Severity, Uuid};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::builder::IncidentClientBuilder;
+use crate::catchup::CatchupSpec;
+use crate::config::Config;
+use crate::connection::Command;
+use crate::error::{Error, GraphQlError, Result, cause, message};
+use crate::http::HttpClient;
+use crate::operations::*;
+use crate::rest::{AlertReceipt, AlertSubmission};
+use crate::stats::{Stats, StatsInner};
+use crate::subscription::{Buffer, Subscription, TypedSink};
+
+/// A client of the Incident Manager API. Cheap to clone: clones share one connection.
+#[derive(Debug, Clone)]
+pub struct IncidentClient {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientInner {
+    config: Arc<Config>,
+    http: HttpClient,
+    stats: Arc<StatsInner>,
+    commands: mpsc::UnboundedSender<Command>,
+    next_id: AtomicU64,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ClientInner {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        http: HttpClient,
+        stats: Arc<StatsInner>,
+        commands: mpsc::UnboundedSender<Command>,
+        task: JoinHandle<()>,
+    ) -> Self {
+        Self {
+            config,
+            http,
+            stats,
+            commands,
+            next_id: AtomicU64::new(1),
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+}
+
+/// Filters for [`IncidentClient::incident_updates`]; every part optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateFilter {
+    /// Only these incidents.
+    pub incident_ids: Option<Vec<Uuid>>,
+    /// Only incidents of these severities.
+    pub severities: Option<Vec<Severity>>,
+    /// Only active incidents.
+    pub active_only: Option<bool>,
+}
+
+impl IncidentClient {
+    /// Starts configuring a client for the WebSocket endpoint, such as
+    /// `ws://localhost:8080/graphql/ws`.
+    pub fn builder(ws_url: impl Into<String>) -> IncidentClientBuilder {
+        IncidentClientBuilder::new(ws_url)
+    }
+
+    pub(crate) fn from_inner(inner: ClientInner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The WebSocket URL.
+    pub fn ws_url(&self) -> &str {
+        &self.inner.config.ws_url
+    }
+
+    /// The HTTP GraphQL URL.
+    pub fn http_url(&self) -> &str {
+        &self.inner.config.http_url
+    }
+
+    /// A snapshot of the connection's counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Subscribes with any operation built from cynic fragments written against
+    /// [`incident_schema::schema`], such as `MySubscription::build(vars)`. Items are the
+    /// operation's response data; GraphQL errors end the stream with [`Error::GraphQl`].
+    pub fn subscribe<Op, T>(&self, operation: Op) -> Result<Subscription<T>>
+    where
+        Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.subscribe_mapped(operation, None, |data| data)
+    }
+
+    fn subscribe_mapped<Op, T, U>(
+        &self,
+        operation: Op,
+        catchup: Option<CatchupSpec>,
+        map: fn(T) -> U,
+    ) -> Result<Subscription<U>>
+    where
+        Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
+        T: Send + 'static,
+        U: Send + 'static,
+    {
+        let payload = serde_json::to_value(&operation).map_err(|e| Error::Decode(cause(e)))?;
+        let id = self
+            .inner
+            .next_id
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string();
+        let buffer = Arc::new(Buffer::new(
+            self.inner.config.buffer,
+            self.inner.stats.clone(),
+        ));
+        let decode = move |payload: serde_json::Value| -> Result<U> {
+            let response = operation
+                .decode(payload)
+                .map_err(|e| Error::Decode(message(e.to_string())))?;
+            if let Some(errors) = response.errors.filter(|e| !e.is_empty()) {
+                return Err(Error::GraphQl(
+                    errors.into_iter().map(GraphQlError::from_cynic).collect(),
+                ));
+            }
+            response
+                .data
+                .map(map)
+                .ok_or_else(|| Error::Decode(message("an event had neither data nor errors")))
+        };
+        let sink = Arc::new(TypedSink {
+            buffer: buffer.clone(),
+            decode: Box::new(decode),
+        });
+        self.inner
+            .commands
+            .send(Command::Subscribe {
+                id: id.clone(),
+                payload,
+                sink,
+                catchup,
+            })
+            .map_err(|_| Error::Shutdown)?;
+        Ok(Subscription::new(id, buffer, self.inner.commands.clone()))
+    }
+
+    /// P0 and P1 incidents as they are opened. Caught up after a reconnect: no incident is missed.
+    pub fn critical_incidents(&self) -> Result<Subscription<IncidentFields>> {
+        let spec = CatchupSpec {
+            root_field: "criticalIncidents",
+            severities: Some(vec![Severity::P0, Severity::P1]),
+        };
+        self.subscribe_mapped(
+            CriticalIncidents::build(()),
+            Some(spec),
+            |d: CriticalIncidents| d.critical_incidents,
+        )
+    }
+
+    /// Incidents as they are opened, optionally only some severities. Caught up after a reconnect.
+    pub fn new_incidents(
+        &self,
+        severities: Option<Vec<Severity>>,
+    ) -> Result<Subscription<IncidentFields>> {
+        let spec = CatchupSpec {
+            root_field: "newIncidents",
+            severities: severities.clone(),
+        };
+        let operation = NewIncidents::build(NewIncidentsVariables { severities });
+        self.subscribe_mapped(operation, Some(spec), |d: NewIncidents| d.new_incidents)
+    }
+
+    /// Every change to matching incidents, and heartbeats. After a reconnect the stream yields
+    /// [`Error::Gap`], since updates cannot be replayed.
+    pub fn incident_updates(&self, filter: UpdateFilter) -> Result<Subscription<IncidentUpdate>> {
+        let operation = IncidentUpdates::build(IncidentUpdatesVariables {
+            incident_ids: filter.incident_ids,
+            severities: filter.severities,
+            active_only: filter.active_only,
+        });
+        self.subscribe_mapped(operation, None, |d: IncidentUpdates| d.incident_updates)
+    }
+
+    /// State changes, of one incident or all. Yields [`Error::Gap`] after a reconnect.
+    pub fn incident_state_changes(
+        &self,
+        incident_id: Option<Uuid>,
+    ) -> Result<Subscription<IncidentStateChange>> {
+        let operation = IncidentStateChanges::build(IncidentStateChangesVariables { incident_id });
+        self.subscribe_mapped(operation, None, |d: IncidentStateChanges| {
+            d.incident_state_changes
+        })
+    }
+
+    /// Alerts as they arrive, optionally only from some sources. Yields [`Error::Gap`] after a
+    /// reconnect.
+    pub fn alerts(&self, sources: Option<Vec<String>>) -> Result<Subscription<AlertFields>> {
+        self.subscribe_mapped(
+            Alerts::build(AlertsVariables { sources }),
+            None,
+            |d: Alerts| d.alerts,
+        )
+    }
+
+    /// Runs any query or mutation over HTTP, with the client's token.
+    pub async fn execute<Q, V>(&self, operation: cynic::Operation<Q, V>) -> Result<Q>
+    where
+        Q: serde::de::DeserializeOwned,
+        V: serde::Serialize,
+    {
+        self.inner.http.execute(operation).await
+    }
+
+    /// Submits an alert to `POST /v1/alerts` (REST).
+    pub async fn submit_alert(&self, alert: &AlertSubmission) -> Result<AlertReceipt> {
+        self.inner.http.submit_alert(alert).await
+    }
+
+    /// Completes every subscription, closes the socket with 1000 and stops the connection task.
+    /// Streams end with [`Error::Shutdown`].
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.inner.commands.send(Command::Shutdown { done }).is_ok() {
+            let _ = finished.await;
+        }
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Settings the builder collects and the connection task reads.
+
+use std::time::Duration;
+
+use crate::backoff::ReconnectPolicy;
+use crate::token::TokenProvider;
+
+/// Everything the client was configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) ws_url: String,
+    pub(crate) http_url: String,
+    pub(crate) token: Option<TokenProvider>,
+    pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) keepalive_interval: Duration,
+    pub(crate) pong_timeout: Duration,
+    pub(crate) ack_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) buffer: usize,
+    pub(crate) max_message_size: usize,
+}
+
+/// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).
+pub(crate) fn derive_http_url(ws_url: &str) -> Option<String> {
+    let (scheme, rest) = ws_url.split_once("://")?;
+    let scheme = match scheme {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return None,
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let rest = rest.strip_suffix("/ws").unwrap_or(rest);
+    Some(format!("{scheme}://{rest}"))
+}
+
+/// `http://host:port/graphql` to `http://host:port`.
+pub(crate) fn origin_of(http_url: &str) -> String {
+    match http_url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => http_url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(ws: &str, http: Option<&str>) {
+        assert_eq!(derive_http_url(ws).as_deref(), http, "{ws}");
+    }
+
+    #[test]
+    fn http_urls_derive_from_ws_urls() {
+        check(
+            "ws://localhost:8080/graphql/ws",
+            Some("http://localhost:8080/graphql"),
+        );
+        check(
+            "wss://im.example.com/graphql/ws/",
+            Some("https://im.example.com/graphql"),
+        );
+        check("ws://127.0.0.1:9/custom", Some("http://127.0.0.1:9/custom"));
+        check("http://localhost/graphql", None);
+        check("localhost:8080", None);
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/graphql"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin_of("https://h/a/b"), "https://h");
+    }
+}

@@ -1,0 +1,205 @@
+//! The one error type of this crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed error, as token providers return them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The cause behind an [`Error`]: shared, so errors can be cloned to every affected stream, and
+/// opaque, so no dependency's error type appears in this crate's API.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Wraps an error as a [`Cause`].
+pub(crate) fn cause(error: impl std::error::Error + Send + Sync + 'static) -> Cause {
+    Arc::new(error)
+}
+
+/// A [`Cause`] that is only a message.
+pub(crate) fn message(text: impl Into<String>) -> Cause {
+    Arc::new(Message(text.into()))
+}
+
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+/// Everything that can go wrong, as something a caller can act on.
+///
+/// Streams yield two non-terminal errors and keep going after them: [`Error::Lagged`] (the
+/// consumer fell behind and events were dropped) and [`Error::Gap`] (a reconnect happened on a
+/// stream that cannot be caught up). Every other error a stream yields is its last item.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL cannot be used.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The connection could not be opened (refused, DNS, TLS, WebSocket handshake).
+    #[error("could not connect to {url}")]
+    Connect {
+        /// Where the client tried to connect.
+        url: String,
+        /// Why it failed.
+        #[source]
+        source: Cause,
+    },
+    /// The server did not acknowledge `connection_init` in time.
+    #[error("the server did not acknowledge the connection within {0:?}")]
+    AckTimeout(Duration),
+    /// The server refused the token, also after one refresh from the token provider.
+    #[error("the server rejected the credentials (close code {code})")]
+    AuthRejected {
+        /// 4401 or 4403 over WebSocket, 401 over HTTP.
+        code: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// The token provider failed.
+    #[error("the token provider failed")]
+    TokenProvider(#[source] Cause),
+    /// The server closed the connection with a code that ends this operation.
+    #[error("the server closed the connection with code {code} ({reason})")]
+    Closed {
+        /// The WebSocket close code.
+        code: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server answered with GraphQL errors.
+    #[error("the server answered with {} GraphQL error(s), first: {}", .0.len(), .0.first().map(|e| e.message.as_str()).unwrap_or(""))]
+    GraphQl(Vec<GraphQlError>),
+    /// A message from the server could not be decoded.
+    #[error("could not decode the server's answer")]
+    Decode(#[source] Cause),
+    /// The consumer fell behind and this many events were dropped from the subscription's buffer.
+    #[error("{dropped} event(s) dropped because the consumer fell behind")]
+    Lagged {
+        /// How many events were dropped.
+        dropped: u64,
+    },
+    /// The connection was re-established; events sent while it was down are not replayed on this
+    /// stream, which the server cannot catch up.
+    #[error("the stream may have missed events while the connection was down")]
+    Gap,
+    /// The connection could not be re-established within the reconnect policy.
+    #[error("gave up reconnecting after {attempts} attempt(s)")]
+    RetriesExhausted {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+    /// The client was shut down.
+    #[error("the client was shut down")]
+    Shutdown,
+    /// An HTTP request failed before the server answered.
+    #[error("the HTTP request failed")]
+    Http(#[source] Cause),
+    /// The server answered an HTTP request with an error status.
+    #[error("the server answered HTTP {status}: {code}: {message}")]
+    HttpStatus {
+        /// The HTTP status.
+        status: u16,
+        /// The error code from the body (`VALIDATION_ERROR`, `UNAUTHORIZED`, ...), if any.
+        code: String,
+        /// The message from the body, or the body itself.
+        message: String,
+    },
+}
+
+impl Error {
+    /// True for errors after which a stream keeps delivering ([`Error::Lagged`], [`Error::Gap`]).
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, Error::Lagged { .. } | Error::Gap)
+    }
+}
+
+/// One GraphQL error from the server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct GraphQlError {
+    /// What went wrong.
+    pub message: String,
+    /// Where in the document, if the server says.
+    #[serde(default)]
+    pub locations: Vec<Location>,
+    /// Which field, if the server says.
+    #[serde(default)]
+    pub path: Vec<serde_json::Value>,
+}
+
+impl GraphQlError {
+    pub(crate) fn from_cynic<E>(error: cynic::GraphQlError<E>) -> Self {
+        Self {
+            message: error.message,
+            locations: error
+                .locations
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| Location {
+                    line: l.line.max(0) as u32,
+                    column: l.column.max(0) as u32,
+                })
+                .collect(),
+            path: error
+                .path
+                .unwrap_or_default()
+                .into_iter()
+                .map(|segment| match segment {
+                    cynic::GraphQlErrorPathSegment::Field(name) => serde_json::Value::String(name),
+                    cynic::GraphQlErrorPathSegment::Index(index) => serde_json::Value::from(index),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A position in a GraphQL document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct Location {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn check<T: Send + Sync + 'static + std::error::Error>() {}
+        check::<Error>();
+    }
+
+    #[test]
+    fn only_lag_and_gap_are_recoverable() {
+        assert!(Error::Lagged { dropped: 3 }.is_recoverable());
+        assert!(Error::Gap.is_recoverable());
+        assert!(!Error::Shutdown.is_recoverable());
+        assert!(
+            !Error::AuthRejected {
+                code: 4403,
+                reason: String::new()
+            }
+            .is_recoverable()
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! GraphQL over HTTP and the REST alert endpoint.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, GraphQlError, Result, cause, message};
+use crate::rest::{AlertReceipt, AlertSubmission};
+use crate::token::TokenProvider;
+
+/// The HTTP side of the client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    graphql_url: String,
+    alerts_url: String,
+    token: Option<TokenProvider>,
+}
+
+#[derive(Deserialize)]
+struct RawResponse {
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Option<Vec<GraphQlError>>,
+}
+
+impl HttpClient {
+    pub(crate) fn new(
+        graphql_url: String,
+        origin: &str,
+        token: Option<TokenProvider>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout * 3)
+            .build()
+            .map_err(|e| Error::Http(cause(e)))?;
+        Ok(Self {
+            client,
+            graphql_url,
+            alerts_url: format!("{origin}/v1/alerts"),
+            token,
+        })
+    }
+
+    async fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder> {
+        Ok(match &self.token {
+            Some(provider) => {
+                let token = provider
+                    .token()
+                    .await
+                    .map_err(|e| Error::TokenProvider(e.into()))?;
+                request.bearer_auth(token.expose())
+            }
+            None => request,
+        })
+    }
+
+    /// Runs an operation and returns its `data` as JSON.
+    pub(crate) async fn execute_raw<Q, V: serde::Serialize>(
+        &self,
+        operation: cynic::Operation<Q, V>,
+    ) -> Result<Value> {
+        let request = self
+            .authorized(self.client.post(&self.graphql_url).json(&operation))
+            .await?;
+        let response = request.send().await.map_err(|e| Error::Http(cause(e)))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| Error::Http(cause(e)))?;
+        if !status.is_success() {
+            return Err(status_error(status.as_u16(), &body));
+        }
+        let raw: RawResponse =
+            serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))?;
+        if let Some(errors) = raw.errors.filter(|e| !e.is_empty()) {
+            return Err(Error::GraphQl(errors));
+        }
+        raw.data
+            .filter(|d| !d.is_null())
+            .ok_or_else(|| Error::Decode(message("the answer has neither data nor errors")))
+    }
+
+    /// Runs an operation and decodes its `data`.
+    pub(crate) async fn execute<Q: DeserializeOwned, V: serde::Serialize>(
+        &self,
+        operation: cynic::Operation<Q, V>,
+    ) -> Result<Q> {
+        let data = self.execute_raw(operation).await?;
+        serde_json::from_value(data).map_err(|e| Error::Decode(cause(e)))
+    }
+
+    /// `POST /v1/alerts` with the headers the real server requires.
+    pub(crate) async fn submit_alert(&self, alert: &AlertSubmission) -> Result<AlertReceipt> {
+        let request = self
+            .client
+            .post(&self.alerts_url)
+            .header("X-Execution-Id", uuid::Uuid::new_v4().to_string())
+            .header("X-Parent-Span-Id", uuid::Uuid::new_v4().to_string())
+            .json(alert);
+        let response = self
+            .authorized(request)
+            .await?
+            .send()
+            .await
+            .map_err(|e| Error::Http(cause(e)))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| Error::Http(cause(e)))?;
+        if !status.is_success() {
+            return Err(status_error(status.as_u16(), &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))
+    }
+}
+
+/// An error status as a typed error; 401 is an auth rejection.
+fn status_error(status: u16, body: &[u8]) -> Error {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|b| b["error"][name].as_str())
+            .map(str::to_owned)
+    };
+    let message = field("message").unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    if status == 401 {
+        return Error::AuthRejected {
+            code: 401,
+            reason: message,
+        };
+    }
+    Error::HttpStatus {
+        status,
+        code: field("code").unwrap_or_default(),
+        message,
+    }
+}
