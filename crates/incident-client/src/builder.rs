@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::stats::StatsInner;
 use crate::subscription::DEFAULT_BUFFER;
-use crate::token::{Token, TokenProvider};
+use crate::token::{Token, TokenProvider, TokenSource};
 
 /// Configures an [`IncidentClient`]. Setters never fail; [`IncidentClientBuilder::connect`]
 /// validates and reports problems.
@@ -139,16 +139,17 @@ impl IncidentClientBuilder {
             }
             None => derive_http_url(&ws_url).expect("ws:// and wss:// URLs always derive"),
         };
+        let token = self.token.map(TokenSource::new);
         let http = HttpClient::new(
             http_url.clone(),
             &origin_of(&http_url),
-            self.token.clone(),
+            token.clone(),
             self.connect_timeout,
         )?;
         let config = Arc::new(Config {
             ws_url,
             http_url,
-            token: self.token,
+            token,
             reconnect: self.reconnect,
             keepalive_interval: self.keepalive_interval,
             pong_timeout: self.pong_timeout,

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use crate::backoff::ReconnectPolicy;
-use crate::token::TokenProvider;
+use crate::token::TokenSource;
 
 /// Everything the client was configured with.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) ws_url: String,
     pub(crate) http_url: String,
-    pub(crate) token: Option<TokenProvider>,
+    pub(crate) token: Option<TokenSource>,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) keepalive_interval: Duration,
     pub(crate) pong_timeout: Duration,

@@ -176,9 +176,9 @@ impl Supervisor {
     /// Connects, sends `connection_init` with a fresh token and waits for the ack.
     async fn establish(&self) -> Result<Socket> {
         let token = match &self.config.token {
-            Some(provider) => Some(
-                provider
-                    .token()
+            Some(source) => Some(
+                source
+                    .fresh()
                     .await
                     .map_err(|e| Error::TokenProvider(e.into()))?,
             ),

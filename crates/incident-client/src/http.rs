@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, GraphQlError, Result, cause, message};
 use crate::rest::{AlertReceipt, AlertSubmission};
-use crate::token::TokenProvider;
+use crate::token::TokenSource;
 
 /// The HTTP side of the client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub(crate) struct HttpClient {
     client: reqwest::Client,
     graphql_url: String,
     alerts_url: String,
-    token: Option<TokenProvider>,
+    token: Option<TokenSource>,
 }
 
 #[derive(Deserialize)]
@@ -31,7 +31,7 @@ impl HttpClient {
     pub(crate) fn new(
         graphql_url: String,
         origin: &str,
-        token: Option<TokenProvider>,
+        token: Option<TokenSource>,
         timeout: Duration,
     ) -> Result<Self> {
         let client = reqwest::Client::builder()
@@ -47,20 +47,32 @@ impl HttpClient {
         })
     }
 
-    async fn authorized(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder> {
-        Ok(match &self.token {
-            Some(provider) => {
-                let token = provider
-                    .token()
-                    .await
-                    .map_err(|e| Error::TokenProvider(e.into()))?;
-                request.bearer_auth(token.expose())
+    /// Sends the request with the current token and, if the server answers 401, once more with
+    /// a fresh one. Returns the status and body.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
+        let mut fresh = false;
+        loop {
+            let mut attempt = request
+                .try_clone()
+                .expect("requests with JSON bodies can be cloned");
+            if let Some(source) = &self.token {
+                let token = if fresh {
+                    source.fresh().await
+                } else {
+                    source.current().await
+                };
+                let token = token.map_err(|e| Error::TokenProvider(e.into()))?;
+                attempt = attempt.bearer_auth(token.expose());
             }
-            None => request,
-        })
+            let response = attempt.send().await.map_err(|e| Error::Http(cause(e)))?;
+            let status = response.status().as_u16();
+            if status == 401 && !fresh && self.token.is_some() {
+                fresh = true;
+                continue;
+            }
+            let body = response.bytes().await.map_err(|e| Error::Http(cause(e)))?;
+            return Ok((status, body.to_vec()));
+        }
     }
 
     /// Runs an operation and returns its `data` as JSON.
@@ -68,14 +80,10 @@ impl HttpClient {
         &self,
         operation: cynic::Operation<Q, V>,
     ) -> Result<Value> {
-        let request = self
-            .authorized(self.client.post(&self.graphql_url).json(&operation))
-            .await?;
-        let response = request.send().await.map_err(|e| Error::Http(cause(e)))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| Error::Http(cause(e)))?;
-        if !status.is_success() {
-            return Err(status_error(status.as_u16(), &body));
+        let request = self.client.post(&self.graphql_url).json(&operation);
+        let (status, body) = self.send(request).await?;
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, &body));
         }
         let raw: RawResponse =
             serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))?;
@@ -104,16 +112,9 @@ impl HttpClient {
             .header("X-Execution-Id", uuid::Uuid::new_v4().to_string())
             .header("X-Parent-Span-Id", uuid::Uuid::new_v4().to_string())
             .json(alert);
-        let response = self
-            .authorized(request)
-            .await?
-            .send()
-            .await
-            .map_err(|e| Error::Http(cause(e)))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| Error::Http(cause(e)))?;
-        if !status.is_success() {
-            return Err(status_error(status.as_u16(), &body));
+        let (status, body) = self.send(request).await?;
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, &body));
         }
         serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))
     }

@@ -95,3 +95,40 @@ mod tests {
         assert!(!format!("{:?}", TokenProvider::fixed(token)).contains("secret"));
     }
 }
+
+/// The provider and the token it gave last. WebSocket connects ask the provider every time; HTTP
+/// requests reuse the last token and ask again only when the server answers 401.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenSource {
+    provider: TokenProvider,
+    current: Arc<std::sync::Mutex<Option<Token>>>,
+}
+
+impl TokenSource {
+    pub(crate) fn new(provider: TokenProvider) -> Self {
+        Self {
+            provider,
+            current: Arc::default(),
+        }
+    }
+
+    /// A new token from the provider, remembered for HTTP.
+    pub(crate) async fn fresh(&self) -> Result<Token, BoxError> {
+        let token = self.provider.token().await?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+        Ok(token)
+    }
+
+    /// The last token, or a new one if there is none yet.
+    pub(crate) async fn current(&self) -> Result<Token, BoxError> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match current {
+            Some(token) => Ok(token),
+            None => self.fresh().await,
+        }
+    }
+}
