@@ -1,19 +1,28 @@
 //! Typed Rust client for the Incident Manager's real-time GraphQL API.
 //!
-//! ```no_run
+//! ```
 //! use futures::StreamExt;
-//! use incident_client::IncidentClient;
+//! use incident_client::{AlertSubmission, IncidentClient, IncidentType, Severity};
 //!
-//! # async fn run() -> Result<(), incident_client::Error> {
-//! let client = IncidentClient::builder("ws://localhost:8080/graphql/ws").token("<jwt>").connect().await?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = incident_devserver::DevServer::builder().start().await?;
+//! # let (ws_url, jwt) = (server.ws_url(), server.mint_token("docs", std::time::Duration::from_secs(60)));
+//! // `ws_url` is like ws://localhost:8080/graphql/ws; `jwt` is a token the server accepts.
+//! let client = IncidentClient::builder(ws_url).token(jwt).connect().await?;
 //! let mut critical = client.critical_incidents()?;
-//! while let Some(event) = critical.next().await {
-//!     match event {
-//!         Ok(incident) => println!("{} {} {}", incident.severity, incident.state, incident.title),
-//!         Err(lag_or_gap) if lag_or_gap.is_recoverable() => eprintln!("{lag_or_gap}"),
-//!         Err(fatal) => return Err(fatal),
-//!     }
+//! # tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+//!
+//! let alert = AlertSubmission::new("prometheus", "Disk full on db-1", Severity::P0, IncidentType::Infrastructure);
+//! client.submit_alert(&alert).await?;
+//!
+//! match critical.next().await {
+//!     Some(Ok(incident)) => println!("{} {} {}", incident.severity, incident.state, incident.title),
+//!     Some(Err(lag_or_gap)) if lag_or_gap.is_recoverable() => eprintln!("{lag_or_gap}"),
+//!     Some(Err(fatal)) => return Err(fatal.into()),
+//!     None => println!("the server completed the subscription"),
 //! }
+//! client.shutdown().await;
 //! # Ok(()) }
 //! ```
 //!

@@ -29,6 +29,7 @@
 mod auth;
 mod demo;
 mod error;
+mod error_paths;
 mod listener;
 pub mod model;
 mod resolvers;

@@ -148,6 +148,7 @@ pub fn build(shared: Arc<Shared>) -> Result<Schema, String> {
     }
     let schema = builder
         .data(shared.clone())
+        .extension(crate::error_paths::ErrorPaths)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

@@ -114,6 +114,7 @@ async fn a_missing_incident_is_an_error_with_null_data() {
     .await;
     assert_eq!(response["data"], Value::Null);
     assert_eq!(response["errors"][0]["message"], "Incident not found");
+    assert_eq!(response["errors"][0]["path"], json!(["incident"]));
     assert!(response["errors"][0].get("extensions").is_none());
 }
 
