@@ -359,3 +359,40 @@ async fn dropping_a_subscription_completes_it_on_the_server() {
     settle().await;
     assert_eq!(client.stats().live_subscriptions, 0);
 }
+
+#[tokio::test]
+async fn messages_over_the_size_cap_drop_the_connection_and_leave_a_gap() {
+    let server = server().await;
+    let client = builder(&server)
+        .max_message_size(256)
+        .reconnect(quick_reconnect())
+        .connect()
+        .await
+        .unwrap();
+    let mut alerts = client.alerts(None).unwrap();
+    settle().await;
+    let alert = incident_client::AlertSubmission::new(
+        "big",
+        "x".repeat(400),
+        Severity::P3,
+        incident_client::IncidentType::Data,
+    );
+    client.submit_alert(&alert).await.unwrap();
+    assert!(matches!(next(&mut alerts).await, Err(Error::Gap)));
+    assert_eq!(client.stats().reconnects, 1);
+}
+
+#[tokio::test]
+async fn the_token_never_shows_in_debug_output() {
+    let server = server().await;
+    let jwt = server.mint_token("secretive", Duration::from_secs(60));
+    let client = incident_client::IncidentClient::builder(server.ws_url())
+        .token(jwt.clone())
+        .connect()
+        .await
+        .unwrap();
+    let subscription = client.new_incidents(None).unwrap();
+    let debug = format!("{client:?} {subscription:?}");
+    assert!(!debug.contains(&jwt), "{debug}");
+    assert!(debug.contains("ws://"), "{debug}");
+}
