@@ -1,0 +1,256 @@
+//! The command line's shape.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Watch Incident Manager streams, submit alerts, manage incidents, run the dev server.
+#[derive(Debug, Parser)]
+#[command(name = "incident", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection settings, shared by every command that talks to a server.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// WebSocket endpoint. Without it, `watch` starts an embedded dev server.
+    #[arg(long, global = true, env = "WS_URL")]
+    pub ws_url: Option<String>,
+    /// HTTP GraphQL endpoint (default: derived from the WebSocket URL).
+    #[arg(long, global = true, env = "HTTP_URL")]
+    pub http_url: Option<String>,
+    /// JWT to present.
+    #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Log filter for stderr: error, warn, info, debug, trace.
+    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream events as they happen (several kinds at once share one connection).
+    Watch(WatchArgs),
+    /// Start an embedded dev server with demo traffic and watch it.
+    Demo(DemoArgs),
+    /// Submit alerts over REST.
+    Alert(AlertArgs),
+    /// List, show, resolve and comment on incidents over GraphQL.
+    Incidents(IncidentsArgs),
+    /// Run the dev server.
+    Serve(ServeArgs),
+    /// Mint tokens for a dev server.
+    Token(TokenArgs),
+}
+
+/// A subscription to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamKind {
+    /// P0 and P1 incidents as they open.
+    Critical,
+    /// Incidents as they open.
+    New,
+    /// Every change to incidents, and heartbeats.
+    Updates,
+    /// Incident state changes.
+    StateChanges,
+    /// Alerts as they arrive.
+    Alerts,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// What to watch (default: new).
+    #[arg(value_enum)]
+    pub kinds: Vec<StreamKind>,
+    #[command(flatten)]
+    pub filters: Filters,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct Filters {
+    /// Only these severities (new, updates), comma-separated: P0,P1.
+    #[arg(long = "severity", value_delimiter = ',')]
+    pub severities: Vec<String>,
+    /// Only this incident (updates, state-changes); repeatable.
+    #[arg(long = "incident")]
+    pub incidents: Vec<String>,
+    /// Only active incidents (updates).
+    #[arg(long)]
+    pub active_only: bool,
+    /// Only alerts from these sources (alerts), comma-separated or repeated.
+    #[arg(long = "source", value_delimiter = ',')]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// One JSON object per line instead of human-readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many events (default: run until interrupted).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Demo alerts per second.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    #[command(subcommand)]
+    pub command: AlertCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Submit one alert to POST /v1/alerts.
+    Submit(SubmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// 1 to 500 characters.
+    #[arg(long)]
+    pub title: String,
+    /// P0 to P4.
+    #[arg(long)]
+    pub severity: String,
+    /// infrastructure, application, security, data, performance, availability, compliance, unknown.
+    #[arg(long = "type")]
+    pub alert_type: String,
+    /// The monitoring source.
+    #[arg(long)]
+    pub source: String,
+    /// Free text.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A label, key=value; repeatable.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// An affected service; repeatable.
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// A runbook link.
+    #[arg(long)]
+    pub runbook: Option<String>,
+    /// The sender's own id for the alert.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Print the receipt as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List {
+        /// Only these severities, comma-separated.
+        #[arg(long = "severity", value_delimiter = ',')]
+        severities: Vec<String>,
+        /// Only these states, comma-separated.
+        #[arg(long = "state", value_delimiter = ',')]
+        states: Vec<String>,
+        /// Only active incidents.
+        #[arg(long)]
+        active_only: bool,
+        /// Page number, from 0.
+        #[arg(long, default_value_t = 0)]
+        page: i32,
+        /// Incidents per page, 1 to 100.
+        #[arg(long, default_value_t = 20)]
+        page_size: i32,
+        /// JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one incident.
+    Get {
+        /// The incident's id.
+        id: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve an incident.
+    Resolve {
+        /// The incident's id.
+        id: String,
+        /// What was done.
+        #[arg(long)]
+        notes: String,
+        /// automated, manual or auto-assisted-manual.
+        #[arg(long, default_value = "manual")]
+        method: String,
+        /// Why it happened.
+        #[arg(long)]
+        root_cause: Option<String>,
+    },
+    /// Add a comment to an incident.
+    Comment {
+        /// The incident's id.
+        id: String,
+        /// The comment.
+        text: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Demo alerts per second.
+    #[arg(long, value_name = "RATE")]
+    pub demo_traffic: Option<f64>,
+    /// HS256 secret for tokens.
+    #[arg(
+        long,
+        env = "JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "no_auth"
+    )]
+    pub jwt_secret: Option<String>,
+    /// Accept requests without tokens.
+    #[arg(long)]
+    pub no_auth: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token signed with the secret.
+    Mint {
+        /// The token's subject.
+        #[arg(long, default_value = "developer")]
+        sub: String,
+        /// Lifetime: 30s, 15m, 1h, 2d.
+        #[arg(long, default_value = "1h", value_parser = incident_devserver::parse_ttl)]
+        ttl: std::time::Duration,
+        /// HS256 secret.
+        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+    },
+}

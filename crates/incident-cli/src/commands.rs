@@ -1,0 +1,235 @@
+//! The one-shot commands: alerts, incidents, serve, token.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use cynic::{MutationBuilder, QueryBuilder};
+use incident_client::inputs::{IncidentFilterInput, PaginationInput, ResolveIncidentInput};
+use incident_client::operations::*;
+use incident_client::{AlertSubmission, IncidentClient};
+
+use crate::cli::{
+    AlertArgs, AlertCommand, Global, IncidentsArgs, IncidentsCommand, ServeArgs, TokenArgs,
+    TokenCommand,
+};
+use crate::exit::{UsageError, parse};
+
+async fn client(global: &Global) -> Result<IncidentClient> {
+    let Some(url) = &global.ws_url else {
+        bail!(UsageError(
+            "set WS_URL or --ws-url to the server (for example ws://localhost:8080/graphql/ws)"
+                .into()
+        ));
+    };
+    crate::watch::connect(global, url, global.token.clone()).await
+}
+
+/// `incident alert submit`.
+pub async fn alert(global: &Global, args: AlertArgs) -> Result<()> {
+    let AlertCommand::Submit(args) = args.command;
+    let mut alert = AlertSubmission::new(
+        args.source,
+        args.title,
+        parse(&args.severity)?,
+        parse(&args.alert_type)?,
+    );
+    alert.description = args.description;
+    alert.labels = args
+        .labels
+        .iter()
+        .map(|label| {
+            label
+                .split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| UsageError(format!("--label takes key=value, got {label:?}")).into())
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    alert.affected_services = args.services;
+    alert.runbook_url = args.runbook;
+    alert.external_id = args.external_id;
+    let client = client(global).await?;
+    let receipt = client
+        .submit_alert(&alert)
+        .await
+        .context("submitting the alert")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "alert_id": receipt.alert_id, "incident_id": receipt.incident_id,
+                "status": format!("{:?}", receipt.status), "message": receipt.message,
+            })
+        );
+    } else {
+        let incident = receipt
+            .incident_id
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:?}: alert {} -> incident {} ({})",
+            receipt.status, receipt.alert_id, incident, receipt.message
+        );
+    }
+    client.shutdown().await;
+    Ok(())
+}
+
+/// `incident incidents ...`.
+pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
+    let client = client(global).await?;
+    match args.command {
+        IncidentsCommand::List {
+            severities,
+            states,
+            active_only,
+            page,
+            page_size,
+            json,
+        } => {
+            let filter = IncidentFilterInput {
+                severities: Some(
+                    severities
+                        .iter()
+                        .map(|s| parse(s))
+                        .collect::<Result<Vec<_>>>()?,
+                )
+                .filter(|s| !s.is_empty()),
+                states: Some(
+                    states
+                        .iter()
+                        .map(|s| parse(s))
+                        .collect::<Result<Vec<_>>>()?,
+                )
+                .filter(|s| !s.is_empty()),
+                sources: None,
+                active_only: active_only.then_some(true),
+            };
+            let variables = ListIncidentsVariables {
+                filter: Some(filter),
+                pagination: Some(PaginationInput { page, page_size }),
+                sort: None,
+            };
+            let page = client
+                .execute(ListIncidents::build(variables))
+                .await?
+                .incidents;
+            if json {
+                println!("{}", serde_json::to_string(&page)?);
+            } else {
+                for incident in &page.incidents {
+                    println!(
+                        "{}  {} {:<13} {}",
+                        incident.id, incident.severity, incident.state, incident.title
+                    );
+                }
+                let info = &page.page_info;
+                eprintln!(
+                    "page {} of {} ({} incidents)",
+                    info.page + 1,
+                    info.total_pages.max(1),
+                    info.total_count
+                );
+            }
+        }
+        IncidentsCommand::Get { id, json } => {
+            let incident = client
+                .execute(GetIncident::build(GetIncidentVariables { id: parse(&id)? }))
+                .await?
+                .incident;
+            if json {
+                println!("{}", serde_json::to_string(&incident)?);
+            } else {
+                println!(
+                    "{} {} {} — {}",
+                    incident.severity, incident.state, incident.title, incident.id
+                );
+                println!(
+                    "source {}; opened {}; assignees {}",
+                    incident.source,
+                    incident.created_at,
+                    incident.assignees.join(", ")
+                );
+                for event in &incident.timeline {
+                    println!(
+                        "  {} {} {}: {}",
+                        event.timestamp, event.event_type, event.actor, event.description
+                    );
+                }
+            }
+        }
+        IncidentsCommand::Resolve {
+            id,
+            notes,
+            method,
+            root_cause,
+        } => {
+            let input = ResolveIncidentInput {
+                method: parse(&method.replace('-', "_"))?,
+                notes,
+                root_cause,
+            };
+            let incident = client
+                .execute(ResolveIncident::build(ResolveIncidentVariables {
+                    id: parse(&id)?,
+                    input,
+                }))
+                .await?
+                .resolve_incident;
+            println!("{} is {}", incident.id, incident.state);
+        }
+        IncidentsCommand::Comment { id, text } => {
+            let incident = client
+                .execute(AddComment::build(AddCommentVariables {
+                    incident_id: parse(&id)?,
+                    comment: text,
+                }))
+                .await?
+                .add_comment;
+            println!(
+                "commented on {} ({} timeline events)",
+                incident.id,
+                incident.timeline.len()
+            );
+        }
+    }
+    client.shutdown().await;
+    Ok(())
+}
+
+/// `incident serve`: the dev server in the foreground.
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let mut builder = incident_devserver::DevServer::builder().addr(args.addr);
+    match (args.jwt_secret, args.no_auth) {
+        (_, true) => builder = builder.no_auth(),
+        (Some(secret), false) => builder = builder.jwt_secret(secret),
+        (None, false) => bail!(UsageError(
+            "give --jwt-secret (or JWT_SECRET), or --no-auth".into()
+        )),
+    }
+    if let Some(rate) = args.demo_traffic {
+        builder = builder.demo_traffic(rate);
+    }
+    let server = builder.start().await?;
+    eprintln!(
+        "serving {} and {}; Ctrl-C to stop",
+        server.http_url(),
+        server.ws_url()
+    );
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// `incident token mint`.
+pub fn token(args: TokenArgs) -> Result<()> {
+    let TokenCommand::Mint {
+        sub,
+        ttl,
+        jwt_secret,
+    } = args.command;
+    println!(
+        "{}",
+        incident_devserver::mint(jwt_secret.as_bytes(), &sub, ttl)
+    );
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Exit codes that tell failures apart, and the message printed with them.
+
+use std::process::ExitCode;
+
+use incident_client::Error;
+
+/// Authentication failed (rejected or missing token).
+pub const AUTH: u8 = 4;
+/// The server could not be reached or the connection could not be kept.
+pub const CONNECTION: u8 = 3;
+/// The command line was wrong (clap uses 2 as well).
+pub const USAGE: u8 = 2;
+
+/// Prints the error on stderr and picks the exit code.
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    let client_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Error>());
+    let code = match client_error {
+        Some(Error::AuthRejected { .. }) => {
+            eprintln!(
+                "hint: the server rejected the token; pass a valid one with --token or AUTH_TOKEN"
+            );
+            AUTH
+        }
+        Some(Error::RetriesExhausted { last, .. })
+            if matches!(**last, Error::AuthRejected { .. }) =>
+        {
+            AUTH
+        }
+        Some(Error::InvalidUrl { .. }) => USAGE,
+        Some(
+            Error::Connect { .. }
+            | Error::AckTimeout(_)
+            | Error::RetriesExhausted { .. }
+            | Error::Http(_),
+        ) => {
+            eprintln!(
+                "hint: is the server running at that address? Without --ws-url, `incident watch` starts an embedded one"
+            );
+            CONNECTION
+        }
+        _ if error.downcast_ref::<UsageError>().is_some() => USAGE,
+        _ => 1,
+    };
+    ExitCode::from(code)
+}
+
+/// A mistake in the command line that clap could not catch (a bad severity, say).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Parses with `FromStr`, turning failure into a [`UsageError`].
+pub fn parse<T>(text: &str) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.trim()
+        .parse::<T>()
+        .map_err(|e| UsageError(e.to_string()).into())
+}

@@ -1,0 +1,47 @@
+//! `incident`: the command line for the Incident Manager.
+//!
+//! Exit codes: 0 success (including a clean Ctrl-C), 1 other failure, 2 bad usage,
+//! 3 connection failure, 4 authentication failure.
+
+mod cli;
+mod commands;
+mod exit;
+mod render;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global.log_level);
+    let result = match cli.command {
+        Command::Watch(args) => watch::run(&cli.global, args).await,
+        Command::Demo(args) => watch::demo(&cli.global, args).await,
+        Command::Alert(args) => commands::alert(&cli.global, args).await,
+        Command::Incidents(args) => commands::incidents(&cli.global, args).await,
+        Command::Serve(args) => commands::serve(args).await,
+        Command::Token(args) => commands::token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit::report(&error),
+    }
+}
+
+/// Logs go to stderr, filtered by `--log-level` / `LOG_LEVEL` (default `info`); events go to stdout.
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,357 @@
+//! The `incident` binary against a dev server, as a user runs it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use incident_devserver::model::{IncidentType, Severity};
+use incident_devserver::{DevServer, DevServerHandle};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn incident(server: &DevServerHandle, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_incident"));
+    command
+        .args(args)
+        .env("WS_URL", server.ws_url())
+        .env(
+            "AUTH_TOKEN",
+            server.mint_token("cli-tests", Duration::from_secs(600)),
+        )
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+struct Running {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        let mut child = command.spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Running { child, lines }
+    }
+
+    async fn json_line(&mut self) -> Value {
+        let line = tokio::time::timeout(WAIT, self.lines.next_line())
+            .await
+            .expect("a line within the wait")
+            .unwrap()
+            .expect("output");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    async fn interrupt(mut self) -> std::process::Output {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut rest = String::new();
+        while let Ok(Some(line)) = tokio::time::timeout(WAIT, self.lines.next_line())
+            .await
+            .unwrap()
+        {
+            rest.push_str(&line);
+        }
+        tokio::time::timeout(WAIT, self.child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn open(server: &DevServerHandle, title: &str, severity: Severity) {
+    server
+        .store()
+        .create_incident(
+            "cli",
+            title,
+            "d",
+            severity,
+            IncidentType::Application,
+            vec![],
+            vec![],
+            "cli",
+        )
+        .unwrap();
+}
+
+/// Waits until the watcher's subscriptions have reached the server.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_json_prints_typed_events_and_sigint_exits_cleanly() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut watch = Running::start(incident(&server, &["watch", "new", "--json"]));
+    settle().await;
+    open(&server, "first", Severity::P2);
+    let line = watch.json_line().await;
+    assert_eq!(line["stream"], "new");
+    assert_eq!(line["event"]["title"], "first");
+    assert_eq!(line["event"]["severity"], "P2");
+    assert_eq!(line["event"]["state"], "DETECTED");
+    let output = watch.interrupt().await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.connections(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_filters_by_severity() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut watch = Running::start(incident(
+        &server,
+        &[
+            "watch",
+            "new",
+            "--severity",
+            "P0,P1",
+            "--json",
+            "--limit",
+            "2",
+        ],
+    ));
+    settle().await;
+    open(&server, "skip", Severity::P3);
+    open(&server, "keep zero", Severity::P0);
+    open(&server, "skip too", Severity::P4);
+    open(&server, "keep one", Severity::P1);
+    assert_eq!(watch.json_line().await["event"]["title"], "keep zero");
+    assert_eq!(watch.json_line().await["event"]["title"], "keep one");
+    let status = tokio::time::timeout(WAIT, watch.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_kinds_share_one_connection() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut watch = Running::start(incident(
+        &server,
+        &["watch", "critical", "updates", "--json"],
+    ));
+    settle().await;
+    assert_eq!(server.connections(), 1);
+    open(&server, "both", Severity::P0);
+    let mut streams = vec![
+        watch.json_line().await["stream"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        watch.json_line().await["stream"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ];
+    streams.sort();
+    assert_eq!(streams, ["critical", "updates"]);
+    watch.interrupt().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submitted_alert_is_seen_by_watch() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut watch = Running::start(incident(
+        &server,
+        &["watch", "critical", "alerts", "--json"],
+    ));
+    settle().await;
+    let submit = incident(
+        &server,
+        &[
+            "alert",
+            "submit",
+            "--title",
+            "Checkout down",
+            "--severity",
+            "P0",
+            "--type",
+            "availability",
+            "--source",
+            "pingdom",
+            "--json",
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        submit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    let receipt: Value = serde_json::from_slice(&submit.stdout).unwrap();
+    assert_eq!(receipt["status"], "Accepted");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let line = watch.json_line().await;
+        seen.push((
+            line["stream"].as_str().unwrap().to_owned(),
+            line["event"]["title"].as_str().unwrap().to_owned(),
+        ));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("alerts".into(), "Checkout down".into()),
+            ("critical".into(), "Checkout down".into())
+        ]
+    );
+    let critical_id = receipt["incident_id"].as_str().unwrap();
+    let list = incident(&server, &["incidents", "get", critical_id, "--json"])
+        .output()
+        .await
+        .unwrap();
+    let fetched: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(fetched["incidentType"], "AVAILABILITY");
+    watch.interrupt().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_token_exits_with_the_auth_code() {
+    let server = DevServer::builder().start().await.unwrap();
+    let output = incident(&server, &["watch", "new"])
+        .env("AUTH_TOKEN", "expired-or-forged")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("rejected the credentials"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_failures_and_bad_usage_have_their_own_codes() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args([
+            "watch",
+            "new",
+            "--ws-url",
+            &format!("ws://{unused}/graphql/ws"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let bad_url = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["watch", "--ws-url", "localhost:8080"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad_url.status.code(), Some(2));
+    let server = DevServer::builder().start().await.unwrap();
+    let bad_severity = incident(&server, &["watch", "new", "--severity", "P9"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad_severity.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_severity.stderr).contains("\"P9\" is not a Severity"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incidents_can_be_listed_commented_and_resolved() {
+    let server = DevServer::builder().start().await.unwrap();
+    open(&server, "broken build", Severity::P2);
+    let list = incident(&server, &["incidents", "list", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let id = page["incidents"][0]["id"].as_str().unwrap().to_owned();
+    let comment = incident(&server, &["incidents", "comment", &id, "looking"])
+        .output()
+        .await
+        .unwrap();
+    assert!(comment.status.success());
+    let resolve = incident(
+        &server,
+        &["incidents", "resolve", &id, "--notes", "reverted"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&resolve.stdout).trim(),
+        format!("{id} is RESOLVED")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_streams_live_incidents_without_any_setup() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_incident"));
+    command
+        .args(["demo", "--rate", "20", "--json", "--limit", "3"])
+        .env_remove("WS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut demo = Running::start(command);
+    for _ in 0..3 {
+        let line = demo.json_line().await;
+        assert!(line["event"]["id"].is_string(), "{line}");
+    }
+    let status = tokio::time::timeout(WAIT, demo.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_minted_by_the_cli_are_accepted() {
+    let server = DevServer::builder()
+        .jwt_secret("cli-secret")
+        .start()
+        .await
+        .unwrap();
+    let minted = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args([
+            "token",
+            "mint",
+            "--sub",
+            "ops",
+            "--ttl",
+            "5m",
+            "--jwt-secret",
+            "cli-secret",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let token = String::from_utf8(minted.stdout).unwrap();
+    let response = reqwest::Client::new()
+        .post(server.http_url())
+        .bearer_auth(token.trim())
+        .json(&serde_json::json!({ "query": "{ health { status } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
