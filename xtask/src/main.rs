@@ -4,6 +4,7 @@
 //!   `schema/incident-manager.graphql` and `crates/incident-client/graphql/*.graphql`.
 //! - `cargo xtask schema pull --url URL [--header 'Name: value']...`: refresh the schema from a server.
 //! - `cargo xtask schema diff OLD NEW`: classify the changes between two SDL files.
+//! - `cargo xtask bench [--quick]`: run the benchmarks.
 
 mod codegen;
 mod schema;
@@ -30,6 +31,12 @@ enum Command {
         /// Change nothing; exit 1 and name every file that is out of date.
         #[arg(long)]
         check: bool,
+    },
+    /// Run the benchmarks (release build) and print a Markdown table of results.
+    Bench {
+        /// Small sizes on a debug build: checks the harness runs (CI uses this), judges nothing.
+        #[arg(long)]
+        quick: bool,
     },
     /// Work with the schema file.
     Schema {
@@ -74,6 +81,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Codegen { check } => codegen::run(&project_root(), check),
+        Command::Bench { quick } => bench(quick),
         Command::Schema { command } => match command {
             SchemaCommand::Pull {
                 url,
@@ -96,6 +104,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `incident-bench`, a release build unless `quick`.
+fn bench(quick: bool) -> anyhow::Result<ExitCode> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(project_root())
+        .args(["run", "--package", "incident-bench"]);
+    if quick {
+        command.args(["--", "--quick"]);
+    } else {
+        command.arg("--release");
+    }
+    let status = command.status()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The workspace root: the folder above this crate's manifest.

@@ -1,0 +1,416 @@
+//! The measurements.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use futures::{SinkExt, StreamExt};
+use incident_client::{IncidentClient, ReconnectPolicy, UpdateFilter};
+use incident_devserver::DevServer;
+use incident_devserver::model::{IncidentType, Severity};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The sender, running in its own process so its work and memory are not counted.
+pub struct Sender {
+    _child: Child,
+    addr: String,
+}
+
+impl Sender {
+    pub async fn spawn() -> Result<Sender> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--sender")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("sender stdout")?;
+        let addr = BufReader::new(stdout)
+            .lines()
+            .next_line()
+            .await?
+            .context("the sender printed no address")?;
+        Ok(Sender {
+            _child: child,
+            addr,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("ws://{}/{path}", self.addr)
+    }
+}
+
+/// Events a second and events received.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub per_second: f64,
+    pub events: usize,
+}
+
+/// The floor: read frames and parse them into untyped JSON, nothing else.
+pub async fn flood_untyped(sender: &Sender, events: usize) -> Result<Rate> {
+    let mut request = sender
+        .url(&format!("flood/{events}"))
+        .into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    socket
+        .send(Message::Text(r#"{"type":"connection_init"}"#.into()))
+        .await?;
+    let _ack = socket.next().await;
+    socket
+        .send(Message::Text(r#"{"type":"subscribe","id":"1","payload":{"query":"subscription { newIncidents { id } }"}}"#.into()))
+        .await?;
+    let started = Instant::now();
+    let mut received = 0;
+    while let Some(message) = socket.next().await {
+        let Message::Text(text) = message? else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)?;
+        if value["type"] == "complete" {
+            break;
+        }
+        received += usize::from(value["payload"]["data"]["newIncidents"]["id"].is_string());
+    }
+    Ok(Rate {
+        per_second: received as f64 / started.elapsed().as_secs_f64(),
+        events: received,
+    })
+}
+
+/// The SDK: the same frames through `IncidentClient::new_incidents`, decoded into `IncidentFields`.
+pub async fn flood_typed(sender: &Sender, events: usize) -> Result<Rate> {
+    let client = IncidentClient::builder(sender.url(&format!("flood/{events}")))
+        .subscription_buffer(events + 16)
+        .connect()
+        .await?;
+    let started = Instant::now();
+    let mut stream = client.new_incidents(None)?;
+    let mut received = 0;
+    while let Some(item) = stream.next().await {
+        let incident = item?;
+        received += usize::from(!incident.title.is_empty());
+    }
+    let elapsed = started.elapsed();
+    client.shutdown().await;
+    if received != events {
+        bail!("the typed client received {received} of {events} events");
+    }
+    Ok(Rate {
+        per_second: received as f64 / elapsed.as_secs_f64(),
+        events: received,
+    })
+}
+
+/// Microseconds from the sender's write to the caller's `next()`, sorted.
+pub async fn latency(sender: &Sender, events: usize, rate: f64) -> Result<Vec<f64>> {
+    let client = IncidentClient::builder(sender.url(&format!("rate/{rate}/{events}")))
+        .connect()
+        .await?;
+    let mut stream = client.new_incidents(None)?;
+    let mut samples = Vec::with_capacity(events);
+    while let Some(item) = stream.next().await {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let incident = item?;
+        let sent: u128 = incident.title.trim_start_matches("t=").parse()?;
+        samples.push(now.saturating_sub(sent) as f64 / 1000.0);
+    }
+    client.shutdown().await;
+    samples.sort_by(|a, b| a.total_cmp(b));
+    Ok(samples)
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm.split_whitespace().nth(1).context("statm")?.parse()?;
+    Ok(pages * 4096)
+}
+
+/// Lets allocations settle before reading RSS.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// RSS growth per idle `new_incidents` subscription, `count` of them on one connection.
+pub async fn memory_per_subscription(sender: &Sender, count: usize) -> Result<f64> {
+    let client = IncidentClient::builder(sender.url("idle"))
+        .connect()
+        .await?;
+    // Warm up the code paths and allocator pools once.
+    drop(client.incident_updates(UpdateFilter::default())?);
+    settle().await;
+    let before = rss()?;
+    let subscriptions: Vec<_> = (0..count)
+        .map(|_| client.new_incidents(None))
+        .collect::<Result<_, _>>()?;
+    settle().await;
+    let after = rss()?;
+    drop(subscriptions);
+    client.shutdown().await;
+    Ok(after.saturating_sub(before) as f64 / count as f64)
+}
+
+/// RSS growth per extra connection, `count` clients with one idle subscription each.
+pub async fn memory_per_connection(sender: &Sender, count: usize) -> Result<f64> {
+    let warm = IncidentClient::builder(sender.url("idle"))
+        .connect()
+        .await?;
+    settle().await;
+    let before = rss()?;
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        let client = IncidentClient::builder(sender.url("idle"))
+            .connect()
+            .await?;
+        let subscription = client.new_incidents(None)?;
+        clients.push((client, subscription));
+    }
+    settle().await;
+    let after = rss()?;
+    for (client, _) in &clients {
+        client.shutdown().await;
+    }
+    warm.shutdown().await;
+    Ok(after.saturating_sub(before) as f64 / count as f64)
+}
+
+/// Time from the server serving again after a restart to the first event on the resubscribed
+/// stream, with the default reconnect policy; events are produced every 5 ms throughout.
+pub async fn reconnect() -> Result<Duration> {
+    let server = DevServer::builder().start().await?;
+    let client = IncidentClient::builder(server.ws_url())
+        .token(server.mint_token("bench", Duration::from_secs(600)))
+        .reconnect(ReconnectPolicy::default())
+        .connect()
+        .await?;
+    let mut updates = client.incident_updates(UpdateFilter::default())?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let producer = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = server.store().create_incident(
+                    "bench",
+                    "tick",
+                    "",
+                    Severity::P3,
+                    IncidentType::Data,
+                    vec![],
+                    vec![],
+                    "bench",
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    // Drain what is flowing, then restart.
+    updates.next().await;
+    server.restart(Duration::from_millis(100)).await?;
+    let back = Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), updates.next()).await? {
+            Some(Ok(_)) => break,
+            Some(Err(error)) if error.is_recoverable() => continue,
+            other => bail!("the stream ended during the restart: {other:?}"),
+        }
+    }
+    let elapsed = back.elapsed();
+    producer.abort();
+    client.shutdown().await;
+    server.shutdown().await;
+    Ok(elapsed)
+}
+
+/// Events a second the dev server delivers to `subscribers` subscribers (100 per connection).
+pub async fn fanout(subscribers: usize, events: usize) -> Result<Rate> {
+    let server = DevServer::builder()
+        .event_capacity(events * 2 + 64)
+        .start()
+        .await?;
+    let token = server.mint_token("bench", Duration::from_secs(600));
+    let mut clients = Vec::new();
+    let mut streams = Vec::new();
+    for n in 0..subscribers {
+        if n % 100 == 0 {
+            clients.push(
+                IncidentClient::builder(server.ws_url())
+                    .token(token.clone())
+                    .connect()
+                    .await?,
+            );
+        }
+        let client = clients.last().expect("one client per 100 subscribers");
+        streams.push(client.incident_updates(UpdateFilter::default())?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    for _ in 0..events {
+        server.store().create_incident(
+            "bench",
+            "fan-out",
+            "",
+            Severity::P2,
+            IncidentType::Data,
+            vec![],
+            vec![],
+            "bench",
+        )?;
+    }
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut received = 0;
+                while received < events {
+                    match stream.next().await {
+                        Some(Ok(_)) => received += 1,
+                        Some(Err(error)) if error.is_recoverable() => {}
+                        _ => break,
+                    }
+                }
+                received
+            })
+        })
+        .collect();
+    let mut delivered = 0;
+    for reader in readers {
+        delivered += reader.await?;
+    }
+    let elapsed = started.elapsed();
+    for client in &clients {
+        client.shutdown().await;
+    }
+    server.shutdown().await;
+    if delivered != subscribers * events {
+        bail!("fan-out delivered {delivered} of {}", subscribers * events);
+    }
+    Ok(Rate {
+        per_second: delivered as f64 / elapsed.as_secs_f64(),
+        events: delivered,
+    })
+}
+
+/// The results, as a Markdown table with goals.
+#[derive(Debug, Default)]
+pub struct Report {
+    rows: Vec<[String; 4]>,
+}
+
+impl Report {
+    fn row(&mut self, what: String, value: String, goal: &str, verdict: String) {
+        self.rows.push([what, value, goal.to_owned(), verdict]);
+    }
+
+    pub fn throughput(&mut self, typed: Rate, baseline: Rate) {
+        let ratio = typed.per_second / baseline.per_second;
+        self.row(
+            format!(
+                "untyped baseline: frames parsed to JSON ({} events)",
+                baseline.events
+            ),
+            format!("{:.0} events/s", baseline.per_second),
+            "floor to compare with",
+            "-".into(),
+        );
+        self.row(
+            format!(
+                "SDK: `new_incidents` decoded to `IncidentFields` ({} events, ~1.3 KB each)",
+                typed.events
+            ),
+            format!("{:.0} events/s ({ratio:.2}x baseline)", typed.per_second),
+            ">= 0.8x baseline",
+            verdict(ratio >= 0.8),
+        );
+    }
+
+    pub fn latency(&mut self, rate: f64, samples: &[f64]) {
+        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        self.row(
+            format!(
+                "latency send -> `next()` at {rate:.0} events/s ({} samples)",
+                samples.len()
+            ),
+            format!(
+                "p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us",
+                at(0.5),
+                at(0.99),
+                at(0.999)
+            ),
+            "p99 < 1 ms",
+            verdict(at(0.99) < 1000.0),
+        );
+    }
+
+    pub fn memory_subscriptions(&mut self, count: usize, bytes: f64) {
+        self.row(
+            format!("RSS per idle subscription, {count} on one connection"),
+            format!("{:.0} bytes", bytes),
+            "< 1 KB",
+            verdict(bytes < 1024.0),
+        );
+    }
+
+    pub fn memory_connections(&mut self, count: usize, bytes: f64) {
+        self.row(
+            format!("RSS per extra connection, {count} connections"),
+            format!("{:.1} KB", bytes / 1024.0),
+            "< 50 KB",
+            verdict(bytes < 50.0 * 1024.0),
+        );
+    }
+
+    pub fn reconnect(&mut self, samples: &[Duration]) {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        let median = sorted[sorted.len() / 2];
+        let worst = *sorted.last().expect("at least one restart");
+        self.row(
+            format!(
+                "server restart -> first event on the resubscribed stream ({} restarts)",
+                samples.len()
+            ),
+            format!(
+                "median {} ms, worst {} ms",
+                median.as_millis(),
+                worst.as_millis()
+            ),
+            "< 1 s",
+            verdict(worst < Duration::from_secs(1)),
+        );
+    }
+
+    pub fn fanout(&mut self, subscribers: usize, rate: Rate) {
+        self.row(
+            format!(
+                "dev server fan-out to {subscribers} subscribers ({} deliveries)",
+                rate.events
+            ),
+            format!("{:.0} events/s delivered", rate.per_second),
+            "measured, no goal",
+            "-".into(),
+        );
+    }
+
+    pub fn markdown(&self, quick: bool) -> String {
+        let mut out = String::new();
+        if quick {
+            out.push_str("(quick mode: small sizes and a debug build; these numbers are not the documented ones)\n\n");
+        }
+        out.push_str("| measurement | result | goal | met |\n|---|---|---|---|\n");
+        for [what, value, goal, met] in &self.rows {
+            out.push_str(&format!("| {what} | {value} | {goal} | {met} |\n"));
+        }
+        out
+    }
+}
+
+fn verdict(met: bool) -> String {
+    if met { "yes".into() } else { "**no**".into() }
+}

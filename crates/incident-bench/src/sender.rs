@@ -1,0 +1,142 @@
+//! The purpose-built sender: a graphql-transport-ws server that is never the bottleneck.
+//!
+//! It runs in its own process (`incident-bench --sender`), acknowledges `connection_init`, and
+//! answers each `subscribe` according to the mode in the connection's URL path:
+//! - `/flood/N`: N pre-encoded `next` frames, written as fast as the socket takes them, then `complete`;
+//! - `/rate/R/N`: N frames at R a second, each carrying its send time (Unix nanoseconds) in the title;
+//! - `/idle`: nothing (for memory measurements).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+/// How many distinct incident frames are encoded up front; more than the client's deduplication
+/// window (4,096 ids), so cycling through them never looks like repeats.
+const DISTINCT: usize = 8192;
+
+/// Serves until killed; prints `ADDR` on stdout first.
+pub async fn run() -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", listener.local_addr()?);
+    let frames: std::sync::Arc<Vec<String>> =
+        std::sync::Arc::new((0..DISTINCT).map(|n| incident_frame(n, "flood")).collect());
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(serve(stream, frames.clone()));
+    }
+}
+
+async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut path = String::new();
+    let socket =
+        tokio_tungstenite::accept_hdr_async(stream, |request: &Request, mut response: Response| {
+            path = request.uri().path().to_owned();
+            response.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                "graphql-transport-ws".parse().expect("valid header"),
+            );
+            Ok(response)
+        })
+        .await?;
+    let (mut sink, mut source) = socket.split();
+    let parts: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect();
+    while let Some(message) = source.next().await {
+        let Message::Text(text) = message? else {
+            continue;
+        };
+        let message: Value = serde_json::from_str(&text)?;
+        match message["type"].as_str() {
+            Some("connection_init") => {
+                sink.send(Message::Text(
+                    json!({ "type": "connection_ack" }).to_string().into(),
+                ))
+                .await?
+            }
+            Some("ping") => {
+                sink.send(Message::Text(json!({ "type": "pong" }).to_string().into()))
+                    .await?
+            }
+            Some("subscribe") => {
+                let id = message["id"].as_str().unwrap_or_default().to_owned();
+                match parts.first().map(String::as_str) {
+                    Some("flood") => {
+                        let count: usize =
+                            parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+                        for n in 0..count {
+                            let frame = frames[n % DISTINCT].replacen(
+                                "\"id\":\"SUB\"",
+                                &format!("\"id\":\"{id}\""),
+                                1,
+                            );
+                            sink.feed(Message::Text(frame.into())).await?;
+                        }
+                        sink.send(Message::Text(
+                            json!({ "type": "complete", "id": id }).to_string().into(),
+                        ))
+                        .await?;
+                    }
+                    Some("rate") => {
+                        let rate: f64 = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000.0);
+                        let count: usize =
+                            parts.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+                        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                        for n in 0..count {
+                            tick.tick().await;
+                            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+                            let frame = incident_frame(n, &format!("t={now}")).replacen(
+                                "\"id\":\"SUB\"",
+                                &format!("\"id\":\"{id}\""),
+                                1,
+                            );
+                            sink.send(Message::Text(frame.into())).await?;
+                        }
+                        sink.send(Message::Text(
+                            json!({ "type": "complete", "id": id }).to_string().into(),
+                        ))
+                        .await?;
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A `next` frame for `newIncidents` with a realistic incident (about 1.3 KB), subscription id
+/// `SUB` to be replaced.
+fn incident_frame(n: usize, title: &str) -> String {
+    let id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + n as u128);
+    let created = "2026-11-26T19:22:14.791139941+00:00";
+    json!({
+        "id": "SUB",
+        "type": "next",
+        "payload": { "data": { "newIncidents": {
+            "id": id, "createdAt": created, "updatedAt": created, "state": "DETECTED", "severity": "P1",
+            "incidentType": "AVAILABILITY", "source": "prometheus", "title": title,
+            "description": "Error rate on checkout-api is above 5% for 5 minutes in eu-west-1; p99 latency 2.4 s.",
+            "affectedResources": ["checkout-api", "payments-db"],
+            "labels": [{ "key": "env", "value": "prod" }, { "key": "region", "value": "eu-west-1" }, { "key": "team", "value": "payments" }],
+            "assignees": ["oncall-payments"], "fingerprint": "9f2c4e1a7b3d5f60", "correlationScore": 0.87,
+            "isActive": true, "isCritical": true,
+            "relatedIncidents": [{ "id": uuid::Uuid::from_u128(7), "title": "Payments DB failover", "severity": "P2", "state": "INVESTIGATING" }],
+            "resolution": null,
+            "timeline": [
+                { "timestamp": created, "eventType": "CREATED", "actor": "alert from prometheus", "description": "incident opened", "metadata": [] },
+                { "timestamp": created, "eventType": "NOTIFICATION_SENT", "actor": "pager", "description": "paged oncall-payments", "metadata": [{ "key": "channel", "value": "pagerduty" }] }
+            ]
+        } } }
+    })
+    .to_string()
+}
