@@ -57,13 +57,16 @@ async fn main() -> Result<()> {
     let sender = measure::Sender::spawn().await?;
     let mut report = measure::Report::default();
 
+    eprintln!("throughput...");
     let baseline = measure::flood_untyped(&sender, sizes.flood_events).await?;
     let typed = measure::flood_typed(&sender, sizes.flood_events).await?;
     report.throughput(typed, baseline);
 
+    eprintln!("latency...");
     let latency = measure::latency(&sender, sizes.latency_events, sizes.latency_rate).await?;
     report.latency(sizes.latency_rate, &latency);
 
+    eprintln!("memory...");
     for &count in sizes.subscription_counts {
         let bytes = measure::memory_per_subscription(&sender, count).await?;
         report.memory_subscriptions(count, bytes);
@@ -73,12 +76,14 @@ async fn main() -> Result<()> {
         report.memory_connections(count, bytes);
     }
 
+    eprintln!("reconnect...");
     let mut reconnects = Vec::new();
     for _ in 0..sizes.restarts {
         reconnects.push(measure::reconnect().await?);
     }
     report.reconnect(&reconnects);
 
+    eprintln!("fan-out...");
     let fanout = measure::fanout(sizes.fanout_subscribers, sizes.fanout_events).await?;
     report.fanout(sizes.fanout_subscribers, fanout);
 

@@ -10,8 +10,8 @@
 use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use incident_schema::Severity;
 use incident_schema::inputs::{IncidentFilterInput, PaginationInput};
+use incident_schema::{Severity, Uuid};
 use serde_json::Value;
 
 use crate::error::Result;
@@ -36,12 +36,12 @@ pub(crate) struct CatchupSpec {
 #[derive(Debug)]
 pub(crate) struct CatchupState {
     pub(crate) spec: CatchupSpec,
-    seen: HashSet<String>,
-    order: VecDeque<String>,
+    seen: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
     /// The newest `createdAt` delivered, or when the subscription started.
     pub(crate) watermark: DateTime<Utc>,
-    /// Live payloads held while a catch-up runs.
-    pub(crate) holding: Option<Vec<Value>>,
+    /// Live payloads (raw JSON) held while a catch-up runs.
+    pub(crate) holding: Option<Vec<String>>,
 }
 
 impl CatchupState {
@@ -57,14 +57,9 @@ impl CatchupState {
         }
     }
 
-    /// Records a payload about to be delivered; false if its incident was delivered already.
-    pub(crate) fn admit(&mut self, payload: &Value) -> bool {
-        let incident = &payload["data"][self.spec.root_field];
-        let Some(id) = incident["id"].as_str() else {
-            // Not an incident (an error payload, say): deliver it as it is.
-            return true;
-        };
-        if self.seen.contains(id) {
+    /// Records an incident about to be delivered; false if it was delivered already.
+    pub(crate) fn admit(&mut self, id: Uuid, created: DateTime<Utc>) -> bool {
+        if !self.seen.insert(id) {
             return false;
         }
         if self.order.len() >= SEEN_CAPACITY
@@ -72,20 +67,14 @@ impl CatchupState {
         {
             self.seen.remove(&oldest);
         }
-        self.seen.insert(id.to_owned());
-        self.order.push_back(id.to_owned());
-        if let Some(created) = incident["createdAt"]
-            .as_str()
-            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        {
-            self.watermark = self.watermark.max(created);
-        }
+        self.order.push_back(id);
+        self.watermark = self.watermark.max(created);
         true
     }
 
-    /// Wraps an incident from the catch-up query as a subscription payload.
-    pub(crate) fn payload_for(&self, incident: Value) -> Value {
-        serde_json::json!({ "data": { self.spec.root_field: incident } })
+    /// Wraps an incident from the catch-up query as a raw subscription payload.
+    pub(crate) fn payload_for(&self, incident: Value) -> String {
+        serde_json::json!({ "data": { self.spec.root_field: incident } }).to_string()
     }
 }
 
@@ -150,25 +139,34 @@ mod tests {
     #[test]
     fn repeated_ids_are_not_admitted_twice() {
         let mut state = state();
-        let payload = json!({ "data": { "newIncidents": { "id": "a", "createdAt": "2030-01-01T00:00:00+00:00" } } });
-        assert!(state.admit(&payload));
-        assert!(!state.admit(&payload));
-        assert_eq!(
-            state.watermark,
-            "2030-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        let id = Uuid::new_v4();
+        let created: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
+        assert!(state.admit(id, created));
+        assert!(!state.admit(id, created));
+        assert_eq!(state.watermark, created);
+    }
+
+    #[test]
+    fn the_memory_of_seen_ids_is_bounded() {
+        let mut state = state();
+        let first = Uuid::new_v4();
+        assert!(state.admit(first, Utc::now()));
+        for _ in 0..SEEN_CAPACITY {
+            assert!(state.admit(Uuid::new_v4(), Utc::now()));
+        }
+        assert_eq!(state.seen.len(), SEEN_CAPACITY);
+        assert!(
+            state.admit(first, Utc::now()),
+            "the oldest id was forgotten"
         );
     }
 
     #[test]
-    fn payloads_without_an_incident_pass() {
-        let mut state = state();
-        assert!(state.admit(&json!({ "data": null, "errors": [{ "message": "x" }] })));
-    }
-
-    #[test]
     fn incidents_are_wrapped_like_subscription_payloads() {
+        let payload: Value =
+            serde_json::from_str(&state().payload_for(json!({ "id": "a" }))).unwrap();
         assert_eq!(
-            state().payload_for(json!({ "id": "a" })),
+            payload,
             json!({ "data": { "newIncidents": { "id": "a" } } })
         );
     }

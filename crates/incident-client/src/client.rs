@@ -100,23 +100,31 @@ impl IncidentClient {
     pub fn subscribe<Op, T>(&self, operation: Op) -> Result<Subscription<T>>
     where
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
-        T: Send + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.subscribe_mapped(operation, None, |data| data)
+        self.subscribe_mapped(operation, None, |data| data, None)
     }
 
+    /// Registers a subscription. Payloads are decoded straight from the raw text into the
+    /// operation's response type (what `GraphqlOperation::decode` does, minus a pass through
+    /// `serde_json::Value`), then `map` picks the item. `incident_of` names an item's incident
+    /// on streams that are caught up after reconnects.
     fn subscribe_mapped<Op, T, U>(
         &self,
         operation: Op,
         catchup: Option<CatchupSpec>,
         map: fn(T) -> U,
+        incident_of: Option<fn(&U) -> (Uuid, incident_schema::Timestamp)>,
     ) -> Result<Subscription<U>>
     where
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
-        T: Send + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
         U: Send + 'static,
     {
-        let payload = serde_json::to_value(&operation).map_err(|e| Error::Decode(cause(e)))?;
+        let payload: Arc<str> = serde_json::to_string(&operation)
+            .map_err(|e| Error::Decode(cause(e)))?
+            .into();
+        drop(operation);
         let id = self
             .inner
             .next_id
@@ -126,10 +134,9 @@ impl IncidentClient {
             self.inner.config.buffer,
             self.inner.stats.clone(),
         ));
-        let decode = move |payload: serde_json::Value| -> Result<U> {
-            let response = operation
-                .decode(payload)
-                .map_err(|e| Error::Decode(message(e.to_string())))?;
+        let decode = move |payload: &str| -> Result<U> {
+            let response: cynic::GraphQlResponse<T> =
+                serde_json::from_str(payload).map_err(|e| Error::Decode(cause(e)))?;
             if let Some(errors) = response.errors.filter(|e| !e.is_empty()) {
                 return Err(Error::GraphQl(
                     errors.into_iter().map(GraphQlError::from_cynic).collect(),
@@ -143,6 +150,7 @@ impl IncidentClient {
         let sink = Arc::new(TypedSink {
             buffer: buffer.clone(),
             decode: Box::new(decode),
+            incident_of,
         });
         self.inner
             .commands
@@ -166,6 +174,7 @@ impl IncidentClient {
             CriticalIncidents::build(()),
             Some(spec),
             |d: CriticalIncidents| d.critical_incidents,
+            Some(incident_key),
         )
     }
 
@@ -179,7 +188,12 @@ impl IncidentClient {
             severities: severities.clone(),
         };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
-        self.subscribe_mapped(operation, Some(spec), |d: NewIncidents| d.new_incidents)
+        self.subscribe_mapped(
+            operation,
+            Some(spec),
+            |d: NewIncidents| d.new_incidents,
+            Some(incident_key),
+        )
     }
 
     /// Every change to matching incidents, and heartbeats. After a reconnect the stream yields
@@ -190,7 +204,12 @@ impl IncidentClient {
             severities: filter.severities,
             active_only: filter.active_only,
         });
-        self.subscribe_mapped(operation, None, |d: IncidentUpdates| d.incident_updates)
+        self.subscribe_mapped(
+            operation,
+            None,
+            |d: IncidentUpdates| d.incident_updates,
+            None,
+        )
     }
 
     /// State changes, of one incident or all. Yields [`Error::Gap`] after a reconnect.
@@ -199,9 +218,12 @@ impl IncidentClient {
         incident_id: Option<Uuid>,
     ) -> Result<Subscription<IncidentStateChange>> {
         let operation = IncidentStateChanges::build(IncidentStateChangesVariables { incident_id });
-        self.subscribe_mapped(operation, None, |d: IncidentStateChanges| {
-            d.incident_state_changes
-        })
+        self.subscribe_mapped(
+            operation,
+            None,
+            |d: IncidentStateChanges| d.incident_state_changes,
+            None,
+        )
     }
 
     /// Alerts as they arrive, optionally only from some sources. Yields [`Error::Gap`] after a
@@ -211,6 +233,7 @@ impl IncidentClient {
             Alerts::build(AlertsVariables { sources }),
             None,
             |d: Alerts| d.alerts,
+            None,
         )
     }
 
@@ -245,4 +268,9 @@ impl IncidentClient {
             let _ = task.await;
         }
     }
+}
+
+/// The incident an event is about, for deduplication after catch-ups.
+fn incident_key(incident: &IncidentFields) -> (Uuid, incident_schema::Timestamp) {
+    (incident.id, incident.created_at)
 }

@@ -42,7 +42,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub(crate) enum Command {
     Subscribe {
         id: String,
-        payload: Value,
+        payload: Arc<str>,
         sink: Arc<dyn Sink>,
         catchup: Option<CatchupSpec>,
     },
@@ -60,7 +60,8 @@ pub(crate) enum Command {
 }
 
 struct Entry {
-    payload: Value,
+    /// The operation serialized as JSON; identical ones share one allocation.
+    payload: Arc<str>,
     sink: Arc<dyn Sink>,
     catchup: Option<CatchupState>,
 }
@@ -78,6 +79,8 @@ pub(crate) struct Supervisor {
     commands: mpsc::UnboundedReceiver<Command>,
     commands_tx: mpsc::UnboundedSender<Command>,
     subscriptions: BTreeMap<String, Entry>,
+    /// Distinct subscription payloads, so many subscriptions to one operation store it once.
+    payloads: std::collections::HashSet<Arc<str>>,
     /// Bumped on every connection, so a catch-up from an older one is ignored.
     generation: u64,
 }
@@ -97,6 +100,7 @@ impl Supervisor {
             commands,
             commands_tx,
             subscriptions: BTreeMap::new(),
+            payloads: Default::default(),
             generation: 0,
         }
     }
@@ -197,6 +201,10 @@ impl Supervisor {
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(self.config.max_message_size);
         ws_config.max_frame_size = Some(self.config.max_message_size);
+        // tungstenite's 128 KiB read and write buffers per connection are sized for bulk
+        // transfer; incident events are a few KB, and every frame is flushed as it is sent.
+        ws_config.read_buffer_size = 16 * 1024;
+        ws_config.write_buffer_size = 0;
         let started = Instant::now();
         let connecting =
             tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
@@ -336,6 +344,8 @@ impl Supervisor {
     async fn resubscribe(&mut self, socket: &mut Socket, reconnected: bool) -> Result<()> {
         self.subscriptions
             .retain(|_, entry| !entry.sink.is_closed());
+        self.payloads
+            .retain(|payload| Arc::strong_count(payload) > 1);
         self.stats
             .live_subscriptions
             .store(self.subscriptions.len() as u64, Ordering::Relaxed);
@@ -397,9 +407,8 @@ impl Supervisor {
                 let mut recovered = 0;
                 for incident in missed {
                     let payload = state.payload_for(incident);
-                    if state.admit(&payload) {
+                    if entry.sink.push_payload(&payload, Some(state)) {
                         recovered += 1;
-                        entry.sink.push_payload(payload);
                     }
                 }
                 if recovered > 0 {
@@ -425,9 +434,7 @@ impl Supervisor {
             }
         }
         for payload in state.holding.take().unwrap_or_default() {
-            if state.admit(&payload) {
-                entry.sink.push_payload(payload);
-            }
+            entry.sink.push_payload(&payload, Some(state));
         }
     }
 
@@ -439,15 +446,15 @@ impl Supervisor {
                     return Ok(());
                 };
                 match entry.catchup.as_mut() {
-                    Some(state) if state.holding.is_some() => {
-                        state.holding.as_mut().expect("checked").push(payload)
-                    }
-                    Some(state) => {
-                        if state.admit(&payload) {
-                            entry.sink.push_payload(payload);
+                    Some(state) => match state.holding.as_mut() {
+                        Some(held) => held.push(payload.get().to_owned()),
+                        None => {
+                            entry.sink.push_payload(payload.get(), Some(state));
                         }
+                    },
+                    None => {
+                        entry.sink.push_payload(payload.get(), None);
                     }
-                    None => entry.sink.push_payload(payload),
                 }
             }
             ServerMessage::Error { id, payload } => {
@@ -497,11 +504,18 @@ impl Supervisor {
     fn insert(
         &mut self,
         id: String,
-        payload: Value,
+        payload: Arc<str>,
         sink: Arc<dyn Sink>,
         catchup: Option<CatchupSpec>,
     ) {
         let catchup = catchup.map(CatchupState::new);
+        let payload = match self.payloads.get(&payload) {
+            Some(shared) => shared.clone(),
+            None => {
+                self.payloads.insert(payload.clone());
+                payload
+            }
+        };
         self.subscriptions.insert(
             id,
             Entry {
@@ -517,6 +531,12 @@ impl Supervisor {
 
     fn remove(&mut self, id: &str) -> Option<Entry> {
         let entry = self.subscriptions.remove(id);
+        // The set and this entry are the last holders: nobody else subscribes to this operation.
+        if let Some(entry) = &entry
+            && Arc::strong_count(&entry.payload) <= 2
+        {
+            self.payloads.remove(&entry.payload);
+        }
         self.stats
             .live_subscriptions
             .store(self.subscriptions.len() as u64, Ordering::Relaxed);
@@ -524,6 +544,7 @@ impl Supervisor {
     }
 
     fn finish_all(&mut self, reason: EndReason, error: impl Fn() -> Error) {
+        self.payloads.clear();
         for (_, entry) in std::mem::take(&mut self.subscriptions) {
             entry.sink.finish(reason, Some(error()));
         }
@@ -566,7 +587,7 @@ async fn read(socket: &mut Socket) -> Result<Read> {
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text)
+                return ServerMessage::parse(&text)
                     .map(Read::Message)
                     .map_err(|e| Error::Decode(cause(e)));
             }

@@ -34,11 +34,7 @@ impl HttpClient {
         token: Option<TokenSource>,
         timeout: Duration,
     ) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout * 3)
-            .build()
-            .map_err(|e| Error::Http(cause(e)))?;
+        let client = http_client(timeout)?;
         Ok(Self {
             client,
             graphql_url,
@@ -118,6 +114,31 @@ impl HttpClient {
         }
         serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))
     }
+}
+
+/// The connect timeout of the shared HTTP client.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP client for `connect_timeout`. Clients with the default share one process-wide
+/// `reqwest::Client`: each one holds a TLS configuration with the whole web PKI root store and a
+/// connection pool, tens of KB that every `IncidentClient` would otherwise pay again.
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client> {
+    static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let build = |timeout: Duration| {
+        reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout * 3)
+            .build()
+            .map_err(|e| Error::Http(cause(e)))
+    };
+    if connect_timeout != DEFAULT_CONNECT_TIMEOUT {
+        return build(connect_timeout);
+    }
+    if let Some(client) = SHARED.get() {
+        return Ok(client.clone());
+    }
+    let client = build(DEFAULT_CONNECT_TIMEOUT)?;
+    Ok(SHARED.get_or_init(|| client).clone())
 }
 
 /// An error status as a typed error; 401 is an auth rejection.

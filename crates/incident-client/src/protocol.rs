@@ -1,7 +1,8 @@
 //! graphql-transport-ws messages, as the client sends and reads them.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 
 use crate::error::GraphQlError;
 
@@ -9,13 +10,13 @@ use crate::error::GraphQlError;
 pub(crate) const SUBPROTOCOL: &str = "graphql-transport-ws";
 
 /// A message from the server.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug)]
 pub(crate) enum ServerMessage {
     ConnectionAck,
+    /// The payload stays raw text, so it is parsed once, straight into the subscriber's type.
     Next {
         id: String,
-        payload: Value,
+        payload: Box<RawValue>,
     },
     Error {
         id: String,
@@ -28,6 +29,56 @@ pub(crate) enum ServerMessage {
     Pong,
 }
 
+/// The envelope every message shares. serde's internally tagged enums cannot hold a `RawValue`,
+/// so messages are read as this envelope first and then by `type`.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+impl ServerMessage {
+    /// Reads one message; anything that is not a well-formed protocol message is an error.
+    pub(crate) fn parse(text: &str) -> Result<ServerMessage, serde_json::Error> {
+        use serde::de::Error as _;
+        let envelope: Envelope<'_> = serde_json::from_str(text)?;
+        let id = || {
+            envelope
+                .id
+                .clone()
+                .ok_or_else(|| serde_json::Error::custom("the message has no id"))
+        };
+        let payload = || {
+            envelope
+                .payload
+                .ok_or_else(|| serde_json::Error::custom("the message has no payload"))
+        };
+        Ok(match envelope.kind.as_ref() {
+            "connection_ack" => ServerMessage::ConnectionAck,
+            "next" => ServerMessage::Next {
+                id: id()?,
+                payload: payload()?.to_owned(),
+            },
+            "error" => ServerMessage::Error {
+                id: id()?,
+                payload: serde_json::from_str(payload()?.get())?,
+            },
+            "complete" => ServerMessage::Complete { id: id()? },
+            "ping" => ServerMessage::Ping,
+            "pong" => ServerMessage::Pong,
+            other => {
+                return Err(serde_json::Error::custom(format!(
+                    "unknown message type {other:?}"
+                )));
+            }
+        })
+    }
+}
+
 pub(crate) fn connection_init(token: Option<&str>) -> String {
     match token {
         Some(token) => json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
@@ -36,8 +87,10 @@ pub(crate) fn connection_init(token: Option<&str>) -> String {
     .to_string()
 }
 
-pub(crate) fn subscribe(id: &str, payload: &Value) -> String {
-    json!({ "type": "subscribe", "id": id, "payload": payload }).to_string()
+/// `payload` is the operation already serialized as JSON.
+pub(crate) fn subscribe(id: &str, payload: &str) -> String {
+    let id = serde_json::to_string(id).expect("strings serialize");
+    format!(r#"{{"type":"subscribe","id":{id},"payload":{payload}}}"#)
 }
 
 pub(crate) fn complete(id: &str) -> String {
@@ -57,9 +110,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn subscribe_embeds_the_serialized_operation() {
+        let message: serde_json::Value =
+            serde_json::from_str(&subscribe("7", r#"{"query":"{ a }"}"#)).unwrap();
+        assert_eq!(
+            message,
+            json!({ "type": "subscribe", "id": "7", "payload": { "query": "{ a }" } })
+        );
+    }
+
+    #[test]
     fn server_messages_decode() {
         let check =
-            |text: &str| serde_json::from_str::<ServerMessage>(text).map(|m| format!("{m:?}"));
+            |text: &str| ServerMessage::parse(text).map(|m| format!("{m:?}"));
         assert_eq!(
             check(r#"{"type":"connection_ack"}"#).unwrap(),
             "ConnectionAck"

@@ -13,8 +13,10 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use futures::task::AtomicWaker;
-use serde_json::Value;
+use incident_schema::{Timestamp, Uuid};
 use tokio::sync::mpsc;
+
+use crate::catchup::CatchupState;
 
 use crate::connection::Command;
 use crate::error::{Error, Result};
@@ -200,8 +202,9 @@ impl<T> Buffer<T> {
 
 /// What the connection task needs from a subscription, whatever its item type.
 pub(crate) trait Sink: Send + Sync {
-    /// Decodes a `next` payload (`{data, errors}`) and queues the result.
-    fn push_payload(&self, payload: Value);
+    /// Decodes a raw `next` payload (`{data, errors}`) and queues the result, unless `catchup`
+    /// says its incident was delivered already. Returns whether something was queued.
+    fn push_payload(&self, payload: &str, catchup: Option<&mut CatchupState>) -> bool;
     /// Queues a non-terminal error.
     fn push_error(&self, error: Error);
     /// Ends the stream.
@@ -210,16 +213,26 @@ pub(crate) trait Sink: Send + Sync {
     fn is_closed(&self) -> bool;
 }
 
-/// A [`Buffer`] with the function that turns a payload into its item.
+/// A [`Buffer`] with the function that turns a raw payload into its item, and for streams that
+/// are caught up after reconnects, the function that names an item's incident.
 pub(crate) struct TypedSink<T> {
     pub(crate) buffer: Arc<Buffer<T>>,
-    pub(crate) decode: Box<dyn Fn(Value) -> Result<T> + Send + Sync>,
+    pub(crate) decode: Box<dyn Fn(&str) -> Result<T> + Send + Sync>,
+    pub(crate) incident_of: Option<fn(&T) -> (Uuid, Timestamp)>,
 }
 
 impl<T: Send> Sink for TypedSink<T> {
-    fn push_payload(&self, payload: Value) {
+    fn push_payload(&self, payload: &str, catchup: Option<&mut CatchupState>) -> bool {
         self.buffer.stats.events.fetch_add(1, Ordering::Relaxed);
-        self.buffer.push((self.decode)(payload));
+        let item = (self.decode)(payload);
+        if let (Some(state), Ok(value), Some(incident_of)) = (catchup, &item, self.incident_of) {
+            let (id, created) = incident_of(value);
+            if !state.admit(id, created) {
+                return false;
+            }
+        }
+        self.buffer.push(item);
+        true
     }
 
     fn push_error(&self, error: Error) {
