@@ -18,7 +18,7 @@ use crate::http::HttpClient;
 use crate::operations::*;
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::stats::{Stats, StatsInner};
-use crate::subscription::{Buffer, Subscription, TypedSink};
+use crate::subscription::{Buffer, IncidentOf, Subscription, TypedSink};
 
 /// A client of the Incident Manager API. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ impl IncidentClient {
         operation: Op,
         catchup: Option<CatchupSpec>,
         map: fn(T) -> U,
-        incident_of: Option<fn(&U) -> (Uuid, incident_schema::Timestamp)>,
+        incident_of: Option<IncidentOf<U>>,
     ) -> Result<Subscription<U>>
     where
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,

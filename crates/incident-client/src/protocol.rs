@@ -121,8 +121,7 @@ mod tests {
 
     #[test]
     fn server_messages_decode() {
-        let check =
-            |text: &str| ServerMessage::parse(text).map(|m| format!("{m:?}"));
+        let check = |text: &str| ServerMessage::parse(text).map(|m| format!("{m:?}"));
         assert_eq!(
             check(r#"{"type":"connection_ack"}"#).unwrap(),
             "ConnectionAck"

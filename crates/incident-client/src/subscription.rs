@@ -213,12 +213,18 @@ pub(crate) trait Sink: Send + Sync {
     fn is_closed(&self) -> bool;
 }
 
+/// Turns a raw `next` payload into a subscription's item.
+pub(crate) type Decoder<T> = Box<dyn Fn(&str) -> Result<T> + Send + Sync>;
+
+/// Names the incident an item is about, and when it was created.
+pub(crate) type IncidentOf<T> = fn(&T) -> (Uuid, Timestamp);
+
 /// A [`Buffer`] with the function that turns a raw payload into its item, and for streams that
 /// are caught up after reconnects, the function that names an item's incident.
 pub(crate) struct TypedSink<T> {
     pub(crate) buffer: Arc<Buffer<T>>,
-    pub(crate) decode: Box<dyn Fn(&str) -> Result<T> + Send + Sync>,
-    pub(crate) incident_of: Option<fn(&T) -> (Uuid, Timestamp)>,
+    pub(crate) decode: Decoder<T>,
+    pub(crate) incident_of: Option<IncidentOf<T>>,
 }
 
 impl<T: Send> Sink for TypedSink<T> {
