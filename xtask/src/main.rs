@@ -37,6 +37,9 @@ enum Command {
         /// Small sizes on a debug build: checks the harness runs (CI uses this), judges nothing.
         #[arg(long)]
         quick: bool,
+        /// Run the client side on tokio's current-thread runtime instead of the multi-thread one.
+        #[arg(long)]
+        current_thread: bool,
     },
     /// Work with the schema file.
     Schema {
@@ -81,7 +84,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Codegen { check } => codegen::run(&project_root(), check),
-        Command::Bench { quick } => bench(quick),
+        Command::Bench {
+            quick,
+            current_thread,
+        } => bench(quick, current_thread),
         Command::Schema { command } => match command {
             SchemaCommand::Pull {
                 url,
@@ -107,16 +113,21 @@ fn main() -> ExitCode {
 }
 
 /// Runs `incident-bench`, a release build unless `quick`.
-fn bench(quick: bool) -> anyhow::Result<ExitCode> {
+fn bench(quick: bool, current_thread: bool) -> anyhow::Result<ExitCode> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = std::process::Command::new(cargo);
     command
         .current_dir(project_root())
         .args(["run", "--package", "incident-bench"]);
-    if quick {
-        command.args(["--", "--quick"]);
-    } else {
+    if !quick {
         command.arg("--release");
+    }
+    command.arg("--");
+    if quick {
+        command.arg("--quick");
+    }
+    if current_thread {
+        command.arg("--current-thread");
     }
     let status = command.status()?;
     Ok(if status.success() {

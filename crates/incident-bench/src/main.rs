@@ -46,11 +46,38 @@ const QUICK: Sizes = Sizes {
     fanout_events: 10,
 };
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The client side runs on tokio's multi-threaded runtime (what `#[tokio::main]` gives users)
+    // unless `--current-thread` asks for the single-threaded one.
+    let runtime = if args.iter().any(|a| a == "--current-thread") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Vec<String>) -> Result<()> {
     if args.iter().any(|a| a == "--sender") {
         return sender::run().await;
+    }
+    if let [mode, addr, count, ..] = args.as_slice()
+        && (mode == "--memory-subscriptions" || mode == "--memory-connections")
+    {
+        // A fresh process, so memory freed by earlier measurements cannot hide new allocations.
+        let count: usize = count.parse()?;
+        let bytes = if mode == "--memory-subscriptions" {
+            measure::memory_per_subscription(addr, count).await?
+        } else {
+            measure::memory_per_connection(addr, count).await?
+        };
+        println!("{bytes}");
+        return Ok(());
     }
     let quick = args.iter().any(|a| a == "--quick");
     let sizes = if quick { QUICK } else { FULL };
@@ -66,13 +93,18 @@ async fn main() -> Result<()> {
     let latency = measure::latency(&sender, sizes.latency_events, sizes.latency_rate).await?;
     report.latency(sizes.latency_rate, &latency);
 
+    // Memory first would be cleaner still, but each count runs in its own process anyway.
     eprintln!("memory...");
     for &count in sizes.subscription_counts {
-        let bytes = measure::memory_per_subscription(&sender, count).await?;
+        let bytes = sender
+            .in_fresh_process("--memory-subscriptions", count)
+            .await?;
         report.memory_subscriptions(count, bytes);
     }
     for &count in sizes.connection_counts {
-        let bytes = measure::memory_per_connection(&sender, count).await?;
+        let bytes = sender
+            .in_fresh_process("--memory-connections", count)
+            .await?;
         report.memory_connections(count, bytes);
     }
 
@@ -87,6 +119,12 @@ async fn main() -> Result<()> {
     let fanout = measure::fanout(sizes.fanout_subscribers, sizes.fanout_events).await?;
     report.fanout(sizes.fanout_subscribers, fanout);
 
+    let flavor = if args.iter().any(|a| a == "--current-thread") {
+        "current-thread"
+    } else {
+        "multi-thread"
+    };
+    println!("client runtime: tokio {flavor}\n");
     println!("{}", report.markdown(quick));
     drop(sender);
     tokio::time::sleep(Duration::from_millis(10)).await;

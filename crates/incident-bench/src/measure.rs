@@ -41,6 +41,21 @@ impl Sender {
     fn url(&self, path: &str) -> String {
         format!("ws://{}/{path}", self.addr)
     }
+
+    /// Runs a memory measurement in a new process of this binary and reads its answer.
+    pub async fn in_fresh_process(&self, mode: &str, count: usize) -> Result<f64> {
+        let output = Command::new(std::env::current_exe()?)
+            .args([mode, &self.addr, &count.to_string()])
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!(
+                "{mode} {count} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8(output.stdout)?.trim().parse()?)
+    }
 }
 
 /// Events a second and events received.
@@ -139,8 +154,8 @@ async fn settle() {
 }
 
 /// RSS growth per idle `new_incidents` subscription, `count` of them on one connection.
-pub async fn memory_per_subscription(sender: &Sender, count: usize) -> Result<f64> {
-    let client = IncidentClient::builder(sender.url("idle"))
+pub async fn memory_per_subscription(addr: &str, count: usize) -> Result<f64> {
+    let client = IncidentClient::builder(format!("ws://{addr}/idle"))
         .connect()
         .await?;
     // Warm up the code paths and allocator pools once.
@@ -158,17 +173,14 @@ pub async fn memory_per_subscription(sender: &Sender, count: usize) -> Result<f6
 }
 
 /// RSS growth per extra connection, `count` clients with one idle subscription each.
-pub async fn memory_per_connection(sender: &Sender, count: usize) -> Result<f64> {
-    let warm = IncidentClient::builder(sender.url("idle"))
-        .connect()
-        .await?;
+pub async fn memory_per_connection(addr: &str, count: usize) -> Result<f64> {
+    let url = format!("ws://{addr}/idle");
+    let warm = IncidentClient::builder(url.as_str()).connect().await?;
     settle().await;
     let before = rss()?;
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
-        let client = IncidentClient::builder(sender.url("idle"))
-            .connect()
-            .await?;
+        let client = IncidentClient::builder(url.as_str()).connect().await?;
         let subscription = client.new_incidents(None)?;
         clients.push((client, subscription));
     }

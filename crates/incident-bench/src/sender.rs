@@ -71,13 +71,16 @@ async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow
                     Some("flood") => {
                         let count: usize =
                             parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+                        // Encode every frame for this subscription before sending, so the
+                        // flood itself is only copying bytes into the socket.
+                        let own_id = format!("\"id\":\"{id}\"");
+                        let encoded: Vec<tokio_tungstenite::tungstenite::Utf8Bytes> = frames
+                            .iter()
+                            .map(|frame| frame.replacen("\"id\":\"SUB\"", &own_id, 1).into())
+                            .collect();
                         for n in 0..count {
-                            let frame = frames[n % DISTINCT].replacen(
-                                "\"id\":\"SUB\"",
-                                &format!("\"id\":\"{id}\""),
-                                1,
-                            );
-                            sink.feed(Message::Text(frame.into())).await?;
+                            sink.feed(Message::Text(encoded[n % DISTINCT].clone()))
+                                .await?;
                         }
                         sink.send(Message::Text(
                             json!({ "type": "complete", "id": id }).to_string().into(),
