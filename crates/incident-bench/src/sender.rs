@@ -30,6 +30,7 @@ pub async fn run() -> anyhow::Result<()> {
     }
 }
 
+#[allow(clippy::result_large_err)] // tungstenite's handshake callback returns its large error type.
 async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let mut path = String::new();
