@@ -36,6 +36,15 @@
 //!   gets [`Error::Lagged`] with a count, never a stalled socket.
 //! - Queries and mutations run over HTTP with [`IncidentClient::execute`]; REST alerts with
 //!   [`IncidentClient::submit_alert`].
+//!
+//! ## Why the connection is not graphql-ws-client's
+//!
+//! graphql-ws-client 0.13 supplies the operation abstraction this crate's
+//! [`IncidentClient::subscribe`] accepts (`GraphqlOperation`, with its cynic integration). Its
+//! connection actor is replaced: it has no reconnect, waits forever for `connection_ack`, ends
+//! streams without a reason when the socket closes, leaves a stream pending after a server `error`
+//! message, and lets one full subscription buffer stall the whole socket, keepalive included. Each
+//! of those is a guarantee this crate makes, so the connection task here owns the socket itself.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
