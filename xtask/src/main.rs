@@ -4,7 +4,7 @@
 //!   `schema/incident-manager.graphql` and `crates/incident-client/graphql/*.graphql`.
 //! - `cargo xtask schema pull --url URL [--header 'Name: value']...`: refresh the schema from a server.
 //! - `cargo xtask schema diff OLD NEW`: classify the changes between two SDL files.
-//! - `cargo xtask bench [--quick]`: run the benchmarks.
+//! - `cargo xtask bench [--quick] [--current-thread] [--only LIST]`: run the benchmarks.
 
 mod codegen;
 mod schema;
@@ -40,6 +40,9 @@ enum Command {
         /// Run the client side on tokio's current-thread runtime instead of the multi-thread one.
         #[arg(long)]
         current_thread: bool,
+        /// Run only these measurements: throughput, latency, memory, reconnect, fanout.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Work with the schema file.
     Schema {
@@ -87,7 +90,8 @@ fn main() -> ExitCode {
         Command::Bench {
             quick,
             current_thread,
-        } => bench(quick, current_thread),
+            only,
+        } => bench(quick, current_thread, &only),
         Command::Schema { command } => match command {
             SchemaCommand::Pull {
                 url,
@@ -113,7 +117,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs `incident-bench`, a release build unless `quick`.
-fn bench(quick: bool, current_thread: bool) -> anyhow::Result<ExitCode> {
+fn bench(quick: bool, current_thread: bool, only: &[String]) -> anyhow::Result<ExitCode> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = std::process::Command::new(cargo);
     command
@@ -128,6 +132,9 @@ fn bench(quick: bool, current_thread: bool) -> anyhow::Result<ExitCode> {
     }
     if current_thread {
         command.arg("--current-thread");
+    }
+    if !only.is_empty() {
+        command.args(["--only", &only.join(",")]);
     }
     let status = command.status()?;
     Ok(if status.success() {

@@ -15,6 +15,7 @@ use anyhow::Result;
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
     pub flood_events: usize,
+    pub flood_rounds: usize,
     pub latency_events: usize,
     pub latency_rate: f64,
     pub subscription_counts: &'static [usize],
@@ -26,6 +27,7 @@ pub struct Sizes {
 
 const FULL: Sizes = Sizes {
     flood_events: 200_000,
+    flood_rounds: 3,
     latency_events: 10_000,
     latency_rate: 1000.0,
     subscription_counts: &[1, 100, 1000, 10_000],
@@ -37,6 +39,7 @@ const FULL: Sizes = Sizes {
 
 const QUICK: Sizes = Sizes {
     flood_events: 2_000,
+    flood_rounds: 1,
     latency_events: 200,
     latency_rate: 1000.0,
     subscription_counts: &[1, 100],
@@ -45,6 +48,43 @@ const QUICK: Sizes = Sizes {
     fanout_subscribers: 50,
     fanout_events: 10,
 };
+
+/// The measurements a run makes: all of them, or those named by `--only a,b`.
+struct Only(Option<Vec<String>>);
+
+impl Only {
+    const NAMES: [&'static str; 5] = ["throughput", "latency", "memory", "reconnect", "fanout"];
+
+    fn from_args(args: &[String]) -> Result<Only> {
+        let Some(position) = args.iter().position(|a| a == "--only") else {
+            return Ok(Only(None));
+        };
+        let list = args.get(position + 1).ok_or_else(|| {
+            anyhow::anyhow!("--only needs a list, e.g. --only throughput,latency")
+        })?;
+        let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+        if let Some(unknown) = names.iter().find(|n| !Self::NAMES.contains(&n.as_str())) {
+            anyhow::bail!(
+                "unknown measurement {unknown:?}; known: {}",
+                Self::NAMES.join(", ")
+            );
+        }
+        Ok(Only(Some(names)))
+    }
+
+    fn runs(&self, name: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
+
+/// Runs a measurement in its own tokio task, where applications usually consume streams.
+async fn spawned<T: Send + 'static>(
+    measurement: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(measurement).await?
+}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -81,43 +121,70 @@ async fn run(args: Vec<String>) -> Result<()> {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let sizes = if quick { QUICK } else { FULL };
+    let only = Only::from_args(&args)?;
     let sender = measure::Sender::spawn().await?;
     let mut report = measure::Report::default();
 
-    eprintln!("throughput...");
-    let baseline = measure::flood_untyped(&sender, sizes.flood_events).await?;
-    let typed = measure::flood_typed(&sender, sizes.flood_events).await?;
-    report.throughput(typed, baseline);
-
-    eprintln!("latency...");
-    let latency = measure::latency(&sender, sizes.latency_events, sizes.latency_rate).await?;
-    report.latency(sizes.latency_rate, &latency);
-
-    // Memory first would be cleaner still, but each count runs in its own process anyway.
-    eprintln!("memory...");
-    for &count in sizes.subscription_counts {
-        let bytes = sender
-            .in_fresh_process("--memory-subscriptions", count)
-            .await?;
-        report.memory_subscriptions(count, bytes);
-    }
-    for &count in sizes.connection_counts {
-        let bytes = sender
-            .in_fresh_process("--memory-connections", count)
-            .await?;
-        report.memory_connections(count, bytes);
+    if only.runs("throughput") {
+        eprintln!("throughput...");
+        let n = sizes.flood_events;
+        // Alternating rounds, so a disturbance on the machine hits both sides alike.
+        let (mut baseline, mut typed) = (Vec::new(), Vec::new());
+        for _ in 0..sizes.flood_rounds {
+            let s = sender.clone();
+            baseline.push(spawned(async move { measure::flood_untyped(&s, n).await }).await?);
+            let s = sender.clone();
+            typed.push(spawned(async move { measure::flood_typed(&s, n).await }).await?);
+        }
+        report.throughput(&typed, &baseline);
     }
 
-    eprintln!("reconnect...");
-    let mut reconnects = Vec::new();
-    for _ in 0..sizes.restarts {
-        reconnects.push(measure::reconnect().await?);
+    if only.runs("latency") {
+        eprintln!("latency...");
+        let (events, rate) = (sizes.latency_events, sizes.latency_rate);
+        let s = sender.clone();
+        let floor =
+            spawned(async move { measure::latency_untyped(&s, events, rate).await }).await?;
+        let s = sender.clone();
+        let typed = spawned(async move { measure::latency(&s, events, rate).await }).await?;
+        report.latency(rate, "in a spawned task", &typed, &floor);
+        // The same on the thread that runs `block_on` (a `#[tokio::main]` body): on the
+        // multi-thread runtime every event then crosses from a worker thread to that thread.
+        let floor = measure::latency_untyped(&sender, events, rate).await?;
+        let typed = measure::latency(&sender, events, rate).await?;
+        report.latency(rate, "in `block_on`", &typed, &floor);
     }
-    report.reconnect(&reconnects);
 
-    eprintln!("fan-out...");
-    let fanout = measure::fanout(sizes.fanout_subscribers, sizes.fanout_events).await?;
-    report.fanout(sizes.fanout_subscribers, fanout);
+    if only.runs("memory") {
+        eprintln!("memory...");
+        for &count in sizes.subscription_counts {
+            let bytes = sender
+                .in_fresh_process("--memory-subscriptions", count)
+                .await?;
+            report.memory_subscriptions(count, bytes);
+        }
+        for &count in sizes.connection_counts {
+            let bytes = sender
+                .in_fresh_process("--memory-connections", count)
+                .await?;
+            report.memory_connections(count, bytes);
+        }
+    }
+
+    if only.runs("reconnect") {
+        eprintln!("reconnect...");
+        let mut reconnects = Vec::new();
+        for _ in 0..sizes.restarts {
+            reconnects.push(measure::reconnect().await?);
+        }
+        report.reconnect(&reconnects);
+    }
+
+    if only.runs("fanout") {
+        eprintln!("fan-out...");
+        let fanout = measure::fanout(sizes.fanout_subscribers, sizes.fanout_events).await?;
+        report.fanout(sizes.fanout_subscribers, fanout);
+    }
 
     let flavor = if args.iter().any(|a| a == "--current-thread") {
         "current-thread"

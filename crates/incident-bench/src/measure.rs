@@ -13,9 +13,11 @@ use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// The sender, running in its own process so its work and memory are not counted.
+/// The sender, running in its own process so its work and memory are not counted. Clones share
+/// the process, which ends when the last one is dropped.
+#[derive(Clone)]
 pub struct Sender {
-    _child: Child,
+    _child: std::sync::Arc<Child>,
     addr: String,
 }
 
@@ -33,7 +35,7 @@ impl Sender {
             .await?
             .context("the sender printed no address")?;
         Ok(Sender {
-            _child: child,
+            _child: std::sync::Arc::new(child),
             addr,
         })
     }
@@ -65,15 +67,16 @@ pub struct Rate {
     pub events: usize,
 }
 
-/// The floor: read frames and parse them into untyped JSON, nothing else.
-pub async fn flood_untyped(sender: &Sender, events: usize) -> Result<Rate> {
-    let mut request = sender
-        .url(&format!("flood/{events}"))
-        .into_client_request()?;
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare graphql-transport-ws connection to the sender's `path`, subscribed once.
+async fn raw_subscription(sender: &Sender, path: &str) -> Result<RawSocket> {
+    let mut request = sender.url(path).into_client_request()?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
     socket
         .send(Message::Text(r#"{"type":"connection_init"}"#.into()))
         .await?;
@@ -81,22 +84,57 @@ pub async fn flood_untyped(sender: &Sender, events: usize) -> Result<Rate> {
     socket
         .send(Message::Text(r#"{"type":"subscribe","id":"1","payload":{"query":"subscription { newIncidents { id } }"}}"#.into()))
         .await?;
-    let started = Instant::now();
-    let mut received = 0;
+    Ok(socket)
+}
+
+/// The next frame parsed into untyped JSON; `None` after `complete`.
+async fn next_untyped(socket: &mut RawSocket) -> Result<Option<serde_json::Value>> {
     while let Some(message) = socket.next().await {
         let Message::Text(text) = message? else {
             continue;
         };
         let value: serde_json::Value = serde_json::from_str(&text)?;
         if value["type"] == "complete" {
-            break;
+            return Ok(None);
         }
+        return Ok(Some(value));
+    }
+    Ok(None)
+}
+
+/// The floor: read frames and parse them into untyped JSON, nothing else.
+pub async fn flood_untyped(sender: &Sender, events: usize) -> Result<Rate> {
+    let mut socket = raw_subscription(sender, &format!("flood/{events}")).await?;
+    let started = Instant::now();
+    let mut received = 0;
+    while let Some(value) = next_untyped(&mut socket).await? {
         received += usize::from(value["payload"]["data"]["newIncidents"]["id"].is_string());
     }
     Ok(Rate {
         per_second: received as f64 / started.elapsed().as_secs_f64(),
         events: received,
     })
+}
+
+/// Microseconds since a send time (Unix nanoseconds) carried as `t=NANOS`.
+fn since_sent(title: &str) -> Result<f64> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+    let sent: u128 = title.trim_start_matches("t=").parse()?;
+    Ok(now.saturating_sub(sent) as f64 / 1000.0)
+}
+
+/// The latency floor: the same timed frames read by the bare reader, in microseconds, sorted.
+pub async fn latency_untyped(sender: &Sender, events: usize, rate: f64) -> Result<Vec<f64>> {
+    let mut socket = raw_subscription(sender, &format!("rate/{rate}/{events}")).await?;
+    let mut samples = Vec::with_capacity(events);
+    while let Some(value) = next_untyped(&mut socket).await? {
+        let title = value["payload"]["data"]["newIncidents"]["title"]
+            .as_str()
+            .context("a title")?;
+        samples.push(since_sent(title)?);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    Ok(samples)
 }
 
 /// The SDK: the same frames through `IncidentClient::new_incidents`, decoded into `IncidentFields`.
@@ -131,10 +169,7 @@ pub async fn latency(sender: &Sender, events: usize, rate: f64) -> Result<Vec<f6
     let mut stream = client.new_incidents(None)?;
     let mut samples = Vec::with_capacity(events);
     while let Some(item) = stream.next().await {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-        let incident = item?;
-        let sent: u128 = incident.title.trim_start_matches("t=").parse()?;
-        samples.push(now.saturating_sub(sent) as f64 / 1000.0);
+        samples.push(since_sent(&item?.title)?);
     }
     client.shutdown().await;
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -320,43 +355,77 @@ impl Report {
         self.rows.push([what, value, goal.to_owned(), verdict]);
     }
 
-    pub fn throughput(&mut self, typed: Rate, baseline: Rate) {
-        let ratio = typed.per_second / baseline.per_second;
+    pub fn throughput(&mut self, typed: &[Rate], baseline: &[Rate]) {
+        let median = |rates: &[Rate]| {
+            let mut sorted: Vec<f64> = rates.iter().map(|r| r.per_second).collect();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            (
+                sorted[sorted.len() / 2],
+                sorted[0],
+                sorted[sorted.len() - 1],
+            )
+        };
+        let spread = |(median, low, high): (f64, f64, f64)| {
+            format!(
+                "{median:.0} events/s (median of {}; {low:.0} to {high:.0})",
+                typed.len()
+            )
+        };
+        let (typed_median, baseline_median) = (median(typed), median(baseline));
+        let ratio = typed_median.0 / baseline_median.0;
         self.row(
             format!(
-                "untyped baseline: frames parsed to JSON ({} events)",
-                baseline.events
+                "untyped baseline: frames parsed to JSON ({} events a round)",
+                baseline[0].events
             ),
-            format!("{:.0} events/s", baseline.per_second),
+            spread(baseline_median),
             "floor to compare with",
             "-".into(),
         );
         self.row(
             format!(
-                "SDK: `new_incidents` decoded to `IncidentFields` ({} events, ~1.3 KB each)",
-                typed.events
+                "SDK: `new_incidents` decoded to `IncidentFields` ({} events a round, ~1.3 KB each)",
+                typed[0].events
             ),
-            format!("{:.0} events/s ({ratio:.2}x baseline)", typed.per_second),
+            format!("{}, {ratio:.2}x baseline", spread(typed_median)),
             ">= 0.8x baseline",
             verdict(ratio >= 0.8),
         );
     }
 
-    pub fn latency(&mut self, rate: f64, samples: &[f64]) {
-        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-        self.row(
-            format!(
-                "latency send -> `next()` at {rate:.0} events/s ({} samples)",
-                samples.len()
-            ),
+    pub fn latency(&mut self, rate: f64, placement: &str, typed: &[f64], untyped: &[f64]) {
+        let at = |samples: &[f64], q: f64| {
+            samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+        };
+        let quantiles = |samples: &[f64]| {
             format!(
                 "p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us",
-                at(0.5),
-                at(0.99),
-                at(0.999)
+                at(samples, 0.5),
+                at(samples, 0.99),
+                at(samples, 0.999)
+            )
+        };
+        self.row(
+            format!(
+                "latency floor: bare reader {placement}, send -> parsed at {rate:.0} events/s ({} samples)",
+                untyped.len()
+            ),
+            quantiles(untyped),
+            "floor to compare with",
+            "-".into(),
+        );
+        self.row(
+            format!(
+                "SDK latency: caller {placement}, send -> `next()` at {rate:.0} events/s ({} samples)",
+                typed.len()
+            ),
+            format!(
+                "{} (p99 {:.2}x floor)",
+                quantiles(typed),
+                at(typed, 0.99) / at(untyped, 0.99)
             ),
             "p99 < 1 ms",
-            verdict(at(0.99) < 1000.0),
+            verdict(at(typed, 0.99) < 1000.0),
         );
     }
 

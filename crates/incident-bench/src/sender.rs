@@ -18,6 +18,9 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 /// window (4,096 ids), so cycling through them never looks like repeats.
 const DISTINCT: usize = 8192;
 
+/// Digits of the send time (Unix nanoseconds) in `/rate` frames.
+const TIME_DIGITS: usize = 20;
+
 /// Serves until killed; prints `ADDR` on stdout first.
 pub async fn run() -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -92,15 +95,31 @@ async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow
                         let rate: f64 = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000.0);
                         let count: usize =
                             parts.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+                        // Encoded up front with a fixed-width placeholder for the send time, so
+                        // the time is written into the frame just before the write.
+                        let own_id = format!("\"id\":\"{id}\"");
+                        let placeholder = format!("t={}", "0".repeat(TIME_DIGITS));
+                        let templates: Vec<(String, usize)> = (0..count.min(DISTINCT))
+                            .map(|n| {
+                                let frame = incident_frame(n, &placeholder).replacen(
+                                    "\"id\":\"SUB\"",
+                                    &own_id,
+                                    1,
+                                );
+                                let at = frame.find(&placeholder).expect("the placeholder") + 2;
+                                (frame, at)
+                            })
+                            .collect();
                         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
                         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                         for n in 0..count {
                             tick.tick().await;
+                            let (template, at) = &templates[n % templates.len()];
+                            let mut frame = template.clone();
                             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-                            let frame = incident_frame(n, &format!("t={now}")).replacen(
-                                "\"id\":\"SUB\"",
-                                &format!("\"id\":\"{id}\""),
-                                1,
+                            frame.replace_range(
+                                *at..at + TIME_DIGITS,
+                                &format!("{now:0TIME_DIGITS$}"),
                             );
                             sink.send(Message::Text(frame.into())).await?;
                         }

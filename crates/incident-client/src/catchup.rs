@@ -3,11 +3,18 @@
 //! `newIncidents` and `criticalIncidents` report creations, and every incident can be listed by the
 //! `incidents` query, newest first. So after a reconnect the client resubscribes at once, holds the
 //! live events that arrive, pages through `incidents` (same severities, 100 a page) back to the
-//! newest incident it had seen, delivers what it missed oldest first, then the held live events,
-//! skipping any id it has already delivered. If catching up fails, the stream gets a
-//! [`crate::Error::Gap`] instead, so a consumer is never told a story with a silent hole in it.
+//! newest incident it had received, delivers what it missed oldest first, then the held live
+//! events. The consumer's side skips any incident it has already delivered. If catching up fails,
+//! the stream gets a [`crate::Error::Gap`] instead, so a consumer is never told a story with a
+//! silent hole in it.
+//!
+//! The work is split so that the connection task never parses an event: it holds and queues raw
+//! payloads, and reads incidents out of them only at a reconnect. The consumer's task, which
+//! decodes every event anyway, deduplicates and advances the shared [`Watermark`].
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use incident_schema::inputs::{IncidentFilterInput, PaginationInput};
@@ -17,6 +24,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::operations::{ListIncidents, ListIncidentsVariables};
+use crate::protocol::RawPayload;
 
 /// The most pages a catch-up reads (10,000 incidents) before it reports a gap instead.
 const MAX_PAGES: i32 = 100;
@@ -32,33 +40,68 @@ pub(crate) struct CatchupSpec {
     pub(crate) severities: Option<Vec<Severity>>,
 }
 
-/// Per-subscription catch-up bookkeeping.
+/// The newest `createdAt` the consumer has taken, shared by the consumer (which advances it) and
+/// the connection task (which catches up from it). Microseconds, rounded down, so a catch-up may
+/// fetch an incident twice but never skips one.
+#[derive(Debug)]
+pub(crate) struct Watermark(AtomicI64);
+
+impl Watermark {
+    /// Starts at now, less a second: incidents created just before the subscription reached the
+    /// server are not "missed", and the margin covers clock differences between client and server.
+    pub(crate) fn starting_now() -> Arc<Self> {
+        let start = Utc::now() - chrono::Duration::seconds(1);
+        Arc::new(Self(AtomicI64::new(start.timestamp_micros())))
+    }
+
+    pub(crate) fn advance(&self, created: DateTime<Utc>) {
+        self.0
+            .fetch_max(created.timestamp_micros(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0.load(Ordering::Relaxed)).unwrap_or_default()
+    }
+}
+
+/// The connection task's part: what to query, and the live payloads held while a catch-up runs.
 #[derive(Debug)]
 pub(crate) struct CatchupState {
     pub(crate) spec: CatchupSpec,
-    seen: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
-    /// The newest `createdAt` delivered, or when the subscription started.
-    pub(crate) watermark: DateTime<Utc>,
-    /// Live payloads (raw JSON) held while a catch-up runs.
-    pub(crate) holding: Option<Vec<String>>,
+    pub(crate) watermark: Arc<Watermark>,
+    pub(crate) holding: Option<Vec<RawPayload>>,
 }
 
 impl CatchupState {
-    pub(crate) fn new(spec: CatchupSpec) -> Self {
+    pub(crate) fn new(spec: CatchupSpec, watermark: Arc<Watermark>) -> Self {
         Self {
             spec,
-            seen: HashSet::new(),
-            order: VecDeque::new(),
-            // Incidents created just before the subscription reached the server are not "missed";
-            // a small margin covers clock differences between client and server.
-            watermark: Utc::now() - chrono::Duration::seconds(1),
+            watermark,
             holding: None,
         }
     }
 
+    /// Where a catch-up starts: the newest incident the consumer took, or the newest one still
+    /// queued for it (those are delivered before the catch-up, and deduplicated against it).
+    pub(crate) fn since(&self, queued: &[RawPayload]) -> DateTime<Utc> {
+        queued
+            .iter()
+            .filter_map(incident_key)
+            .map(|(_, created)| created)
+            .fold(self.watermark.get(), DateTime::max)
+    }
+}
+
+/// The consumer's part: the ids it delivered lately, so a caught-up incident is delivered once.
+#[derive(Debug, Default)]
+pub(crate) struct Dedup {
+    seen: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+impl Dedup {
     /// Records an incident about to be delivered; false if it was delivered already.
-    pub(crate) fn admit(&mut self, id: Uuid, created: DateTime<Utc>) -> bool {
+    pub(crate) fn admit(&mut self, id: Uuid) -> bool {
         if !self.seen.insert(id) {
             return false;
         }
@@ -68,14 +111,42 @@ impl CatchupState {
             self.seen.remove(&oldest);
         }
         self.order.push_back(id);
-        self.watermark = self.watermark.max(created);
         true
     }
+}
 
-    /// Wraps an incident from the catch-up query as a raw subscription payload.
-    pub(crate) fn payload_for(&self, incident: Value) -> String {
-        serde_json::json!({ "data": { self.spec.root_field: incident } }).to_string()
-    }
+/// The incident a `newIncidents`/`criticalIncidents` payload names, if it names one.
+fn incident_key(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
+    let response: KeyResponse = serde_json::from_str(payload.as_str()).ok()?;
+    let incident = response.data?.incident;
+    Some((incident.id, incident.created_at))
+}
+
+/// Wraps an incident from the catch-up query as a raw payload of the subscription `root_field`.
+pub(crate) fn payload_for(root_field: &str, incident: Value) -> RawPayload {
+    serde_json::json!({ "data": { root_field: incident } })
+        .to_string()
+        .into()
+}
+
+/// Just enough of a `newIncidents`/`criticalIncidents` payload to name its incident; serde skips
+/// the rest without building it.
+#[derive(serde::Deserialize)]
+struct KeyResponse {
+    data: Option<KeyData>,
+}
+
+#[derive(serde::Deserialize)]
+struct KeyData {
+    #[serde(rename = "newIncidents", alias = "criticalIncidents")]
+    incident: IncidentKey,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncidentKey {
+    id: Uuid,
+    created_at: DateTime<Utc>,
 }
 
 /// Lists incidents created at or after `since` matching `severities`, oldest first. `Ok(None)`
@@ -129,45 +200,77 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn state() -> CatchupState {
-        CatchupState::new(CatchupSpec {
-            root_field: "newIncidents",
-            severities: None,
-        })
-    }
-
     #[test]
     fn repeated_ids_are_not_admitted_twice() {
-        let mut state = state();
+        let mut dedup = Dedup::default();
         let id = Uuid::new_v4();
-        let created: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
-        assert!(state.admit(id, created));
-        assert!(!state.admit(id, created));
-        assert_eq!(state.watermark, created);
+        assert!(dedup.admit(id));
+        assert!(!dedup.admit(id));
     }
 
     #[test]
     fn the_memory_of_seen_ids_is_bounded() {
-        let mut state = state();
+        let mut dedup = Dedup::default();
         let first = Uuid::new_v4();
-        assert!(state.admit(first, Utc::now()));
+        assert!(dedup.admit(first));
         for _ in 0..SEEN_CAPACITY {
-            assert!(state.admit(Uuid::new_v4(), Utc::now()));
+            assert!(dedup.admit(Uuid::new_v4()));
         }
-        assert_eq!(state.seen.len(), SEEN_CAPACITY);
-        assert!(
-            state.admit(first, Utc::now()),
-            "the oldest id was forgotten"
+        assert_eq!(dedup.seen.len(), SEEN_CAPACITY);
+        assert!(dedup.admit(first), "the oldest id was forgotten");
+    }
+
+    #[test]
+    fn the_watermark_only_moves_forward_and_rounds_down() {
+        let watermark = Watermark::starting_now();
+        assert!(watermark.get() < Utc::now());
+        let later: DateTime<Utc> = "2030-01-01T00:00:00.123456789Z".parse().unwrap();
+        watermark.advance(later);
+        watermark.advance("2029-01-01T00:00:00Z".parse().unwrap());
+        assert_eq!(
+            watermark.get(),
+            "2030-01-01T00:00:00.123456Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap()
         );
     }
 
     #[test]
     fn incidents_are_wrapped_like_subscription_payloads() {
         let payload: Value =
-            serde_json::from_str(&state().payload_for(json!({ "id": "a" }))).unwrap();
+            serde_json::from_str(payload_for("newIncidents", json!({ "id": "a" })).as_str())
+                .unwrap();
         assert_eq!(
             payload,
             json!({ "data": { "newIncidents": { "id": "a" } } })
+        );
+    }
+
+    #[test]
+    fn a_catch_up_starts_after_what_is_still_queued() {
+        let state = CatchupState::new(
+            CatchupSpec {
+                root_field: "newIncidents",
+                severities: None,
+            },
+            Watermark::starting_now(),
+        );
+        let incident = json!({
+            "id": Uuid::new_v4(), "createdAt": "2030-01-01T00:00:00+00:00", "title": "t",
+            "labels": [{ "key": "a", "value": "b" }],
+        });
+        let critical: RawPayload = json!({ "data": { "criticalIncidents": incident } })
+            .to_string()
+            .into();
+        let errors: RawPayload = String::from(r#"{"data":null,"errors":[{"message":"x"}]}"#).into();
+        assert!(state.since(&[]) < Utc::now());
+        assert_eq!(
+            state.since(&[
+                payload_for("newIncidents", json!({"id": "x"})),
+                critical,
+                errors
+            ]),
+            "2030-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
     }
 }

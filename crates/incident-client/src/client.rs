@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::builder::IncidentClientBuilder;
-use crate::catchup::CatchupSpec;
+use crate::catchup::{CatchupSpec, Watermark};
 use crate::config::Config;
 use crate::connection::Command;
 use crate::error::{Error, GraphQlError, Result, cause, message};
@@ -18,7 +18,7 @@ use crate::http::HttpClient;
 use crate::operations::*;
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::stats::{Stats, StatsInner};
-use crate::subscription::{Buffer, IncidentOf, Subscription, TypedSink};
+use crate::subscription::{Buffer, Decoder, Delivered, IncidentOf, Subscription};
 
 /// A client of the Incident Manager API. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
@@ -102,19 +102,18 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.subscribe_mapped(operation, None, |data| data, None)
+        self.subscribe_mapped(operation, None, |data| data)
     }
 
     /// Registers a subscription. Payloads are decoded straight from the raw text into the
     /// operation's response type (what `GraphqlOperation::decode` does, minus a pass through
-    /// `serde_json::Value`), then `map` picks the item. `incident_of` names an item's incident
-    /// on streams that are caught up after reconnects.
+    /// `serde_json::Value`), then `map` picks the item. `catchup` says how a stream of incident
+    /// creations is caught up after reconnects, and how to name an item's incident.
     fn subscribe_mapped<Op, T, U>(
         &self,
         operation: Op,
-        catchup: Option<CatchupSpec>,
+        catchup: Option<(CatchupSpec, IncidentOf<U>)>,
         map: fn(T) -> U,
-        incident_of: Option<IncidentOf<U>>,
     ) -> Result<Subscription<U>>
     where
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
@@ -134,7 +133,7 @@ impl IncidentClient {
             self.inner.config.buffer,
             self.inner.stats.clone(),
         ));
-        let decode = move |payload: &str| -> Result<U> {
+        let decode: Decoder<U> = Box::new(move |payload: &str| -> Result<U> {
             let response: cynic::GraphQlResponse<T> =
                 serde_json::from_str(payload).map_err(|e| Error::Decode(cause(e)))?;
             if let Some(errors) = response.errors.filter(|e| !e.is_empty()) {
@@ -146,22 +145,35 @@ impl IncidentClient {
                 .data
                 .map(map)
                 .ok_or_else(|| Error::Decode(message("an event had neither data nor errors")))
-        };
-        let sink = Arc::new(TypedSink {
-            buffer: buffer.clone(),
-            decode: Box::new(decode),
-            incident_of,
         });
+        let (catchup, delivered) = match catchup {
+            Some((spec, incident_of)) => {
+                let watermark = Watermark::starting_now();
+                let delivered = Delivered {
+                    incident_of,
+                    dedup: Default::default(),
+                    watermark: watermark.clone(),
+                };
+                (Some((spec, watermark)), Some(delivered))
+            }
+            None => (None, None),
+        };
         self.inner
             .commands
             .send(Command::Subscribe {
                 id: id.clone(),
                 payload,
-                sink,
+                sink: buffer.clone(),
                 catchup,
             })
             .map_err(|_| Error::Shutdown)?;
-        Ok(Subscription::new(id, buffer, self.inner.commands.clone()))
+        Ok(Subscription::new(
+            id,
+            buffer,
+            decode,
+            delivered,
+            self.inner.commands.clone(),
+        ))
     }
 
     /// P0 and P1 incidents as they are opened. Caught up after a reconnect: no incident is missed.
@@ -172,9 +184,8 @@ impl IncidentClient {
         };
         self.subscribe_mapped(
             CriticalIncidents::build(()),
-            Some(spec),
+            Some((spec, incident_key)),
             |d: CriticalIncidents| d.critical_incidents,
-            Some(incident_key),
         )
     }
 
@@ -188,12 +199,9 @@ impl IncidentClient {
             severities: severities.clone(),
         };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
-        self.subscribe_mapped(
-            operation,
-            Some(spec),
-            |d: NewIncidents| d.new_incidents,
-            Some(incident_key),
-        )
+        self.subscribe_mapped(operation, Some((spec, incident_key)), |d: NewIncidents| {
+            d.new_incidents
+        })
     }
 
     /// Every change to matching incidents, and heartbeats. After a reconnect the stream yields
@@ -204,12 +212,7 @@ impl IncidentClient {
             severities: filter.severities,
             active_only: filter.active_only,
         });
-        self.subscribe_mapped(
-            operation,
-            None,
-            |d: IncidentUpdates| d.incident_updates,
-            None,
-        )
+        self.subscribe_mapped(operation, None, |d: IncidentUpdates| d.incident_updates)
     }
 
     /// State changes, of one incident or all. Yields [`Error::Gap`] after a reconnect.
@@ -218,12 +221,9 @@ impl IncidentClient {
         incident_id: Option<Uuid>,
     ) -> Result<Subscription<IncidentStateChange>> {
         let operation = IncidentStateChanges::build(IncidentStateChangesVariables { incident_id });
-        self.subscribe_mapped(
-            operation,
-            None,
-            |d: IncidentStateChanges| d.incident_state_changes,
-            None,
-        )
+        self.subscribe_mapped(operation, None, |d: IncidentStateChanges| {
+            d.incident_state_changes
+        })
     }
 
     /// Alerts as they arrive, optionally only from some sources. Yields [`Error::Gap`] after a
@@ -233,7 +233,6 @@ impl IncidentClient {
             Alerts::build(AlertsVariables { sources }),
             None,
             |d: Alerts| d.alerts,
-            None,
         )
     }
 

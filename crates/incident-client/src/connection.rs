@@ -28,13 +28,13 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::catchup::{CatchupSpec, CatchupState};
+use crate::catchup::{CatchupSpec, CatchupState, Watermark};
 use crate::config::Config;
 use crate::error::{Error, Result, cause, message};
 use crate::http::HttpClient;
 use crate::protocol::{self, ServerMessage};
 use crate::stats::StatsInner;
-use crate::subscription::{EndReason, Sink};
+use crate::subscription::{Buffer, EndReason};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -43,8 +43,8 @@ pub(crate) enum Command {
     Subscribe {
         id: String,
         payload: Arc<str>,
-        sink: Arc<dyn Sink>,
-        catchup: Option<CatchupSpec>,
+        sink: Arc<Buffer>,
+        catchup: Option<(CatchupSpec, Arc<Watermark>)>,
     },
     Unsubscribe {
         id: String,
@@ -62,7 +62,7 @@ pub(crate) enum Command {
 struct Entry {
     /// The operation serialized as JSON; identical ones share one allocation.
     payload: Arc<str>,
-    sink: Arc<dyn Sink>,
+    sink: Arc<Buffer>,
     catchup: Option<CatchupState>,
 }
 
@@ -373,7 +373,7 @@ impl Supervisor {
                 state.holding.get_or_insert_with(Vec::new);
                 let http = self.http.clone();
                 let severities = state.spec.severities.clone();
-                let since = state.watermark;
+                let since = state.since(&entry.sink.queued());
                 let commands = self.commands_tx.clone();
                 let id = id.to_owned();
                 tokio::spawn(async move {
@@ -402,22 +402,24 @@ impl Supervisor {
         if generation != self.generation && state.holding.is_none() {
             return;
         }
+        let root_field = state.spec.root_field;
+        let held = state.holding.take().unwrap_or_default();
         match result {
             Ok(Some(missed)) => {
-                let mut recovered = 0;
-                for incident in missed {
-                    let payload = state.payload_for(incident);
-                    if entry.sink.push_payload(&payload, Some(state)) {
-                        recovered += 1;
-                    }
-                }
-                if recovered > 0 {
+                // Counted in `Stats::caught_up` as the consumer takes them: some may turn out to
+                // be incidents it had already.
+                if !missed.is_empty() {
                     info!(
                         subscription = id,
-                        recovered, "caught up on incidents missed while disconnected"
+                        fetched = missed.len(),
+                        "caught up on incidents created while disconnected"
                     );
                 }
-                self.stats.caught_up.fetch_add(recovered, Ordering::Relaxed);
+                for incident in missed {
+                    entry
+                        .sink
+                        .push_recovered(crate::catchup::payload_for(root_field, incident));
+                }
             }
             Ok(None) => {
                 warn!(
@@ -433,8 +435,8 @@ impl Supervisor {
                 entry.sink.push_error(Error::Gap);
             }
         }
-        for payload in state.holding.take().unwrap_or_default() {
-            entry.sink.push_payload(&payload, Some(state));
+        for payload in held {
+            entry.sink.push_payload(payload);
         }
     }
 
@@ -445,16 +447,9 @@ impl Supervisor {
                     debug!(id, "event for an unknown subscription");
                     return Ok(());
                 };
-                match entry.catchup.as_mut() {
-                    Some(state) => match state.holding.as_mut() {
-                        Some(held) => held.push(payload.get().to_owned()),
-                        None => {
-                            entry.sink.push_payload(payload.get(), Some(state));
-                        }
-                    },
-                    None => {
-                        entry.sink.push_payload(payload.get(), None);
-                    }
+                match entry.catchup.as_mut().and_then(|s| s.holding.as_mut()) {
+                    Some(held) => held.push(payload),
+                    None => entry.sink.push_payload(payload),
                 }
             }
             ServerMessage::Error { id, payload } => {
@@ -505,10 +500,10 @@ impl Supervisor {
         &mut self,
         id: String,
         payload: Arc<str>,
-        sink: Arc<dyn Sink>,
-        catchup: Option<CatchupSpec>,
+        sink: Arc<Buffer>,
+        catchup: Option<(CatchupSpec, Arc<Watermark>)>,
     ) {
-        let catchup = catchup.map(CatchupState::new);
+        let catchup = catchup.map(|(spec, watermark)| CatchupState::new(spec, watermark));
         let payload = match self.payloads.get(&payload) {
             Some(shared) => shared.clone(),
             None => {
@@ -587,7 +582,7 @@ async fn read(socket: &mut Socket) -> Result<Read> {
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
-                return ServerMessage::parse(&text)
+                return ServerMessage::parse(text)
                     .map(Read::Message)
                     .map_err(|e| Error::Decode(cause(e)));
             }

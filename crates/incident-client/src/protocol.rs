@@ -1,8 +1,11 @@
 //! graphql-transport-ws messages, as the client sends and reads them.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::GraphQlError;
 
@@ -13,10 +16,11 @@ pub(crate) const SUBPROTOCOL: &str = "graphql-transport-ws";
 #[derive(Debug)]
 pub(crate) enum ServerMessage {
     ConnectionAck,
-    /// The payload stays raw text, so it is parsed once, straight into the subscriber's type.
+    /// The payload stays raw text, so it is parsed once, straight into the subscriber's type,
+    /// by the subscriber's task.
     Next {
         id: String,
-        payload: Box<RawValue>,
+        payload: RawPayload,
     },
     Error {
         id: String,
@@ -41,10 +45,42 @@ struct Envelope<'a> {
     payload: Option<&'a RawValue>,
 }
 
+/// A `next` payload (`{"data": .., "errors": ..}`) as raw JSON text: a slice of the frame it came
+/// in, which is shared, not copied.
+#[derive(Clone)]
+pub(crate) struct RawPayload {
+    frame: Utf8Bytes,
+    range: Range<usize>,
+}
+
+impl RawPayload {
+    /// The payload's JSON text.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.frame[self.range.clone()]
+    }
+}
+
+impl From<String> for RawPayload {
+    fn from(text: String) -> Self {
+        let range = 0..text.len();
+        Self {
+            frame: text.into(),
+            range,
+        }
+    }
+}
+
+impl std::fmt::Debug for RawPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RawPayload").field(&self.as_str()).finish()
+    }
+}
+
 impl ServerMessage {
     /// Reads one message; anything that is not a well-formed protocol message is an error.
-    pub(crate) fn parse(text: &str) -> Result<ServerMessage, serde_json::Error> {
+    pub(crate) fn parse(frame: Utf8Bytes) -> Result<ServerMessage, serde_json::Error> {
         use serde::de::Error as _;
+        let text: &str = &frame;
         let envelope: Envelope<'_> = serde_json::from_str(text)?;
         let id = || {
             envelope
@@ -59,10 +95,19 @@ impl ServerMessage {
         };
         Ok(match envelope.kind.as_ref() {
             "connection_ack" => ServerMessage::ConnectionAck,
-            "next" => ServerMessage::Next {
-                id: id()?,
-                payload: payload()?.to_owned(),
-            },
+            "next" => {
+                // The raw value borrows from `text`, so its offset there is its place in the frame.
+                let raw = payload()?.get();
+                let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+                let range = start..start + raw.len();
+                ServerMessage::Next {
+                    id: id()?,
+                    payload: RawPayload {
+                        frame: frame.clone(),
+                        range,
+                    },
+                }
+            }
             "error" => ServerMessage::Error {
                 id: id()?,
                 payload: serde_json::from_str(payload()?.get())?,
@@ -121,7 +166,8 @@ mod tests {
 
     #[test]
     fn server_messages_decode() {
-        let check = |text: &str| ServerMessage::parse(text).map(|m| format!("{m:?}"));
+        let check =
+            |text: &'static str| ServerMessage::parse(text.into()).map(|m| format!("{m:?}"));
         assert_eq!(
             check(r#"{"type":"connection_ack"}"#).unwrap(),
             "ConnectionAck"
@@ -138,6 +184,12 @@ mod tests {
                 .contains("bad")
         );
         assert!(check(r#"{"type":"next"}"#).is_err());
+        let Ok(ServerMessage::Next { payload, .. }) = ServerMessage::parse(
+            r#"{"id":"1", "payload" : {"data":{"a":[1]}} ,"type":"next"}"#.into(),
+        ) else {
+            panic!("a next message");
+        };
+        assert_eq!(payload.as_str(), r#"{"data":{"a":[1]}}"#);
         assert!(check(r#"{"type":"mystery"}"#).is_err());
         assert!(check("not json").is_err());
     }

@@ -1,9 +1,14 @@
 //! `Subscription<T>`: one GraphQL subscription as a `futures::Stream`, with a bounded buffer.
 //!
-//! The connection task never waits for a consumer: it pushes into the subscription's buffer and
-//! moves on. When the buffer is full the oldest event is dropped and counted, and the consumer
-//! receives [`Error::Lagged`] with the count before the next event. So a slow consumer costs at
-//! most `capacity` events of memory and never stalls the socket, other subscriptions or keepalive.
+//! The connection task never waits for a consumer: it pushes each event's raw payload into the
+//! subscription's buffer and moves on. When the buffer is full the oldest event is dropped and
+//! counted, and the consumer receives [`Error::Lagged`] with the count before the next event. So a
+//! slow consumer costs at most `capacity` events of memory and never stalls the socket, other
+//! subscriptions or keepalive.
+//!
+//! Payloads are decoded into `T` when the consumer polls, on the consumer's task: the connection
+//! task only frames and routes, so decoding runs in parallel with reading on a multi-threaded
+//! runtime, and a value is allocated and freed on the same thread.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -13,13 +18,14 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use futures::task::AtomicWaker;
-use incident_schema::{Timestamp, Uuid};
 use tokio::sync::mpsc;
 
-use crate::catchup::CatchupState;
+use incident_schema::{Timestamp, Uuid};
 
+use crate::catchup::{Dedup, Watermark};
 use crate::connection::Command;
 use crate::error::{Error, Result};
+use crate::protocol::RawPayload;
 use crate::stats::StatsInner;
 
 /// The default number of events a subscription buffers for a slow consumer.
@@ -50,9 +56,21 @@ pub enum EndReason {
 /// completes it or after a terminal error. Dropping it unsubscribes (`complete` to the server).
 pub struct Subscription<T> {
     id: String,
-    buffer: Arc<Buffer<T>>,
+    buffer: Arc<Buffer>,
+    decode: Decoder<T>,
+    catchup: Option<Delivered<T>>,
     commands: mpsc::UnboundedSender<Command>,
 }
+
+/// For streams that are caught up after reconnects: which incidents the consumer took.
+pub(crate) struct Delivered<T> {
+    pub(crate) incident_of: IncidentOf<T>,
+    pub(crate) dedup: Dedup,
+    pub(crate) watermark: Arc<Watermark>,
+}
+
+/// Names the incident an item is about, and when it was created.
+pub(crate) type IncidentOf<T> = fn(&T) -> (Uuid, Timestamp);
 
 impl<T> std::fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,12 +84,16 @@ impl<T> std::fmt::Debug for Subscription<T> {
 impl<T> Subscription<T> {
     pub(crate) fn new(
         id: String,
-        buffer: Arc<Buffer<T>>,
+        buffer: Arc<Buffer>,
+        decode: Decoder<T>,
+        catchup: Option<Delivered<T>>,
         commands: mpsc::UnboundedSender<Command>,
     ) -> Self {
         Self {
             id,
             buffer,
+            decode,
+            catchup,
             commands,
         }
     }
@@ -96,20 +118,43 @@ impl<T> Stream for Subscription<T> {
     type Item = Result<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let buffer = &self.buffer;
-        buffer.waker.register(cx.waker());
-        let mut state = buffer.lock();
-        if state.dropped_pending > 0 {
-            let dropped = std::mem::take(&mut state.dropped_pending);
-            return Poll::Ready(Some(Err(Error::Lagged { dropped })));
+        let this = self.get_mut();
+        this.buffer.waker.register(cx.waker());
+        loop {
+            let mut state = this.buffer.lock();
+            if state.dropped_pending > 0 {
+                let dropped = std::mem::take(&mut state.dropped_pending);
+                return Poll::Ready(Some(Err(Error::Lagged { dropped })));
+            }
+            let Some(item) = state.items.pop_front() else {
+                return if state.end.is_some() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                };
+            };
+            drop(state);
+            let queued = match item {
+                Ok(queued) => queued,
+                Err(error) => return Poll::Ready(Some(Err(error))),
+            };
+            let value = match (this.decode)(queued.payload.as_str()) {
+                Ok(value) => value,
+                Err(error) => return Poll::Ready(Some(Err(error))),
+            };
+            if let Some(delivered) = this.catchup.as_mut() {
+                let (id, created) = (delivered.incident_of)(&value);
+                if !delivered.dedup.admit(id) {
+                    // Delivered already, before a reconnect or by the catch-up.
+                    continue;
+                }
+                delivered.watermark.advance(created);
+                if queued.recovered {
+                    this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            return Poll::Ready(Some(Ok(value)));
         }
-        if let Some(item) = state.items.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        if state.end.is_some() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
     }
 }
 
@@ -127,22 +172,23 @@ impl<T> Drop for Subscription<T> {
     }
 }
 
-/// The state shared between a [`Subscription`] and the connection task.
-pub(crate) struct Buffer<T> {
-    state: Mutex<BufferState<T>>,
+/// The state shared between a [`Subscription`] and the connection task: raw payloads not yet
+/// consumed, and how the stream ended.
+pub(crate) struct Buffer {
+    state: Mutex<BufferState>,
     waker: AtomicWaker,
     capacity: usize,
     stats: Arc<StatsInner>,
 }
 
-struct BufferState<T> {
-    items: VecDeque<Result<T>>,
+struct BufferState {
+    items: VecDeque<Result<Queued>>,
     dropped_pending: u64,
     dropped_total: u64,
     end: Option<EndReason>,
 }
 
-impl<T> Buffer<T> {
+impl Buffer {
     pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>) -> Self {
         Self {
             state: Mutex::new(BufferState {
@@ -157,14 +203,51 @@ impl<T> Buffer<T> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BufferState<T>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BufferState> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Queues a live event's payload.
+    pub(crate) fn push_payload(&self, payload: RawPayload) {
+        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        self.push(Ok(Queued {
+            payload,
+            recovered: false,
+        }));
+    }
+
+    /// Queues an incident found by a catch-up query.
+    pub(crate) fn push_recovered(&self, payload: RawPayload) {
+        self.push(Ok(Queued {
+            payload,
+            recovered: true,
+        }));
+    }
+
+    /// The payloads queued and not yet consumed.
+    pub(crate) fn queued(&self) -> Vec<RawPayload> {
+        let state = self.lock();
+        state
+            .items
+            .iter()
+            .filter_map(|item| item.as_ref().ok().map(|q| q.payload.clone()))
+            .collect()
+    }
+
+    /// Queues a non-terminal error.
+    pub(crate) fn push_error(&self, error: Error) {
+        self.push(Err(error));
+    }
+
+    /// Whether the consumer has gone (dropped or ended).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().end.is_some()
+    }
+
     /// Queues an item, dropping the oldest event if the buffer is full.
-    pub(crate) fn push(&self, item: Result<T>) {
+    fn push(&self, item: Result<Queued>) {
         let mut state = self.lock();
         if state.end.is_some() {
             return;
@@ -200,59 +283,15 @@ impl<T> Buffer<T> {
     }
 }
 
-/// What the connection task needs from a subscription, whatever its item type.
-pub(crate) trait Sink: Send + Sync {
-    /// Decodes a raw `next` payload (`{data, errors}`) and queues the result, unless `catchup`
-    /// says its incident was delivered already. Returns whether something was queued.
-    fn push_payload(&self, payload: &str, catchup: Option<&mut CatchupState>) -> bool;
-    /// Queues a non-terminal error.
-    fn push_error(&self, error: Error);
-    /// Ends the stream.
-    fn finish(&self, reason: EndReason, error: Option<Error>);
-    /// Whether the consumer has gone (dropped or ended).
-    fn is_closed(&self) -> bool;
+/// An event waiting for its consumer.
+struct Queued {
+    payload: RawPayload,
+    /// Found by a catch-up query rather than received live.
+    recovered: bool,
 }
 
 /// Turns a raw `next` payload into a subscription's item.
 pub(crate) type Decoder<T> = Box<dyn Fn(&str) -> Result<T> + Send + Sync>;
-
-/// Names the incident an item is about, and when it was created.
-pub(crate) type IncidentOf<T> = fn(&T) -> (Uuid, Timestamp);
-
-/// A [`Buffer`] with the function that turns a raw payload into its item, and for streams that
-/// are caught up after reconnects, the function that names an item's incident.
-pub(crate) struct TypedSink<T> {
-    pub(crate) buffer: Arc<Buffer<T>>,
-    pub(crate) decode: Decoder<T>,
-    pub(crate) incident_of: Option<IncidentOf<T>>,
-}
-
-impl<T: Send> Sink for TypedSink<T> {
-    fn push_payload(&self, payload: &str, catchup: Option<&mut CatchupState>) -> bool {
-        self.buffer.stats.events.fetch_add(1, Ordering::Relaxed);
-        let item = (self.decode)(payload);
-        if let (Some(state), Ok(value), Some(incident_of)) = (catchup, &item, self.incident_of) {
-            let (id, created) = incident_of(value);
-            if !state.admit(id, created) {
-                return false;
-            }
-        }
-        self.buffer.push(item);
-        true
-    }
-
-    fn push_error(&self, error: Error) {
-        self.buffer.push(Err(error));
-    }
-
-    fn finish(&self, reason: EndReason, error: Option<Error>) {
-        self.buffer.finish(reason, error);
-    }
-
-    fn is_closed(&self) -> bool {
-        self.buffer.lock().end.is_some()
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -263,23 +302,31 @@ mod tests {
         capacity: usize,
     ) -> (
         Subscription<u32>,
-        Arc<Buffer<u32>>,
+        Arc<Buffer>,
         mpsc::UnboundedReceiver<Command>,
     ) {
         let buffer = Arc::new(Buffer::new(capacity, Arc::default()));
         let (tx, rx) = mpsc::unbounded_channel();
+        let decode: Decoder<u32> = Box::new(|text| {
+            text.parse()
+                .map_err(|e| Error::Decode(crate::error::cause(e)))
+        });
         (
-            Subscription::new("1".into(), buffer.clone(), tx),
+            Subscription::new("1".into(), buffer.clone(), decode, None, tx),
             buffer,
             rx,
         )
+    }
+
+    fn push(buffer: &Buffer, n: u32) {
+        buffer.push_payload(n.to_string().into());
     }
 
     #[tokio::test]
     async fn overflow_drops_the_oldest_and_reports_lag() {
         let (mut sub, buffer, _rx) = subscription(3);
         for n in 0..5 {
-            buffer.push(Ok(n));
+            push(&buffer, n);
         }
         assert!(matches!(
             sub.next().await,
@@ -294,13 +341,49 @@ mod tests {
     #[tokio::test]
     async fn a_terminal_error_is_delivered_then_the_stream_ends() {
         let (mut sub, buffer, _rx) = subscription(3);
-        buffer.push(Ok(1));
+        push(&buffer, 1);
         buffer.finish(EndReason::Shutdown, Some(Error::Shutdown));
-        buffer.push(Ok(2));
+        push(&buffer, 2);
         assert_eq!(sub.next().await.unwrap().unwrap(), 1);
         assert!(matches!(sub.next().await, Some(Err(Error::Shutdown))));
         assert!(sub.next().await.is_none());
         assert_eq!(sub.end_reason(), Some(EndReason::Shutdown));
+    }
+
+    #[tokio::test]
+    async fn payloads_are_decoded_by_the_consumer_and_errors_are_items() {
+        let (mut sub, buffer, _rx) = subscription(3);
+        buffer.push_payload(String::from("not a number").into());
+        push(&buffer, 9);
+        assert!(matches!(sub.next().await, Some(Err(Error::Decode(_)))));
+        assert_eq!(sub.next().await.unwrap().unwrap(), 9);
+    }
+
+    #[tokio::test]
+    async fn caught_up_streams_skip_what_was_delivered_and_advance_the_watermark() {
+        let (mut sub, buffer, _rx) = subscription(8);
+        let watermark = Watermark::starting_now();
+        sub.catchup = Some(Delivered {
+            incident_of: |n: &u32| {
+                let created = chrono::DateTime::from_timestamp(2_000_000_000 + i64::from(*n), 0);
+                (Uuid::from_u128(u128::from(*n)), created.unwrap())
+            },
+            dedup: Dedup::default(),
+            watermark: watermark.clone(),
+        });
+        push(&buffer, 1);
+        push(&buffer, 2);
+        buffer.push_recovered(String::from("2").into());
+        buffer.push_recovered(String::from("3").into());
+        push(&buffer, 3);
+        push(&buffer, 4);
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(sub.next().await.unwrap().unwrap());
+        }
+        assert_eq!(got, [1, 2, 3, 4]);
+        assert_eq!(watermark.get().timestamp(), 2_000_000_004);
+        assert_eq!(buffer.stats.caught_up.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]
