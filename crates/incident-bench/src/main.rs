@@ -10,6 +10,11 @@ mod sender;
 use std::time::Duration;
 
 use anyhow::Result;
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+/// The system allocator, counting, so memory measurements can read live heap bytes.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 /// Sizes for one run.
 #[derive(Debug, Clone, Copy)]
@@ -111,12 +116,12 @@ async fn run(args: Vec<String>) -> Result<()> {
     {
         // A fresh process, so memory freed by earlier measurements cannot hide new allocations.
         let count: usize = count.parse()?;
-        let bytes = if mode == "--memory-subscriptions" {
+        let memory = if mode == "--memory-subscriptions" {
             measure::memory_per_subscription(addr, count).await?
         } else {
             measure::memory_per_connection(addr, count).await?
         };
-        println!("{bytes}");
+        println!("{} {}", memory.rss, memory.heap);
         return Ok(());
     }
     let quick = args.iter().any(|a| a == "--quick");

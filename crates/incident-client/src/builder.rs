@@ -11,6 +11,7 @@ use crate::config::{Config, derive_http_url, origin_of};
 use crate::connection::Supervisor;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
+use crate::payloads::Payloads;
 use crate::stats::StatsInner;
 use crate::subscription::DEFAULT_BUFFER;
 use crate::token::{Token, TokenProvider, TokenSource};
@@ -161,12 +162,14 @@ impl IncidentClientBuilder {
         let stats = Arc::new(StatsInner::default());
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready_tx, ready) = oneshot::channel();
+        let payloads = Payloads::default();
         let supervisor = Supervisor::new(
             config.clone(),
             http.clone(),
             stats.clone(),
             receiver,
             commands.clone(),
+            payloads.clone(),
         );
         let task = tokio::spawn(supervisor.run(ready_tx));
         match ready.await {
@@ -175,7 +178,7 @@ impl IncidentClientBuilder {
             Err(_) => return Err(Error::Shutdown),
         }
         Ok(IncidentClient::from_inner(ClientInner::new(
-            config, http, stats, commands, task,
+            config, http, stats, commands, payloads, task,
         )))
     }
 }

@@ -16,6 +16,7 @@ use crate::connection::Command;
 use crate::error::{Error, GraphQlError, Result, cause, message};
 use crate::http::HttpClient;
 use crate::operations::*;
+use crate::payloads::Payloads;
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::stats::{Stats, StatsInner};
 use crate::subscription::{Buffer, Decoder, Delivered, IncidentOf, Subscription};
@@ -32,6 +33,7 @@ pub(crate) struct ClientInner {
     http: HttpClient,
     stats: Arc<StatsInner>,
     commands: mpsc::UnboundedSender<Command>,
+    payloads: Payloads,
     next_id: AtomicU64,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -42,6 +44,7 @@ impl ClientInner {
         http: HttpClient,
         stats: Arc<StatsInner>,
         commands: mpsc::UnboundedSender<Command>,
+        payloads: Payloads,
         task: JoinHandle<()>,
     ) -> Self {
         Self {
@@ -49,6 +52,7 @@ impl ClientInner {
             http,
             stats,
             commands,
+            payloads,
             next_id: AtomicU64::new(1),
             task: std::sync::Mutex::new(Some(task)),
         }
@@ -120,9 +124,10 @@ impl IncidentClient {
         T: serde::de::DeserializeOwned + Send + 'static,
         U: Send + 'static,
     {
-        let payload: Arc<str> = serde_json::to_string(&operation)
-            .map_err(|e| Error::Decode(cause(e)))?
-            .into();
+        let payload = self
+            .inner
+            .payloads
+            .intern(serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?);
         drop(operation);
         let id = self
             .inner

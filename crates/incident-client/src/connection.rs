@@ -32,6 +32,7 @@ use crate::catchup::{CatchupSpec, CatchupState, Watermark};
 use crate::config::Config;
 use crate::error::{Error, Result, cause, message};
 use crate::http::HttpClient;
+use crate::payloads::Payloads;
 use crate::protocol::{self, ServerMessage};
 use crate::stats::StatsInner;
 use crate::subscription::{Buffer, EndReason};
@@ -79,8 +80,8 @@ pub(crate) struct Supervisor {
     commands: mpsc::UnboundedReceiver<Command>,
     commands_tx: mpsc::UnboundedSender<Command>,
     subscriptions: BTreeMap<String, Entry>,
-    /// Distinct subscription payloads, so many subscriptions to one operation store it once.
-    payloads: std::collections::HashSet<Arc<str>>,
+    /// Distinct subscription payloads, shared with the client that interns them.
+    payloads: Payloads,
     /// Bumped on every connection, so a catch-up from an older one is ignored.
     generation: u64,
 }
@@ -92,6 +93,7 @@ impl Supervisor {
         stats: Arc<StatsInner>,
         commands: mpsc::UnboundedReceiver<Command>,
         commands_tx: mpsc::UnboundedSender<Command>,
+        payloads: Payloads,
     ) -> Self {
         Self {
             config,
@@ -100,7 +102,7 @@ impl Supervisor {
             commands,
             commands_tx,
             subscriptions: BTreeMap::new(),
-            payloads: Default::default(),
+            payloads,
             generation: 0,
         }
     }
@@ -344,8 +346,7 @@ impl Supervisor {
     async fn resubscribe(&mut self, socket: &mut Socket, reconnected: bool) -> Result<()> {
         self.subscriptions
             .retain(|_, entry| !entry.sink.is_closed());
-        self.payloads
-            .retain(|payload| Arc::strong_count(payload) > 1);
+        self.payloads.release_unused();
         self.stats
             .live_subscriptions
             .store(self.subscriptions.len() as u64, Ordering::Relaxed);
@@ -504,13 +505,6 @@ impl Supervisor {
         catchup: Option<(CatchupSpec, Arc<Watermark>)>,
     ) {
         let catchup = catchup.map(|(spec, watermark)| CatchupState::new(spec, watermark));
-        let payload = match self.payloads.get(&payload) {
-            Some(shared) => shared.clone(),
-            None => {
-                self.payloads.insert(payload.clone());
-                payload
-            }
-        };
         self.subscriptions.insert(
             id,
             Entry {
@@ -526,11 +520,8 @@ impl Supervisor {
 
     fn remove(&mut self, id: &str) -> Option<Entry> {
         let entry = self.subscriptions.remove(id);
-        // The set and this entry are the last holders: nobody else subscribes to this operation.
-        if let Some(entry) = &entry
-            && Arc::strong_count(&entry.payload) <= 2
-        {
-            self.payloads.remove(&entry.payload);
+        if let Some(entry) = &entry {
+            self.payloads.release(&entry.payload);
         }
         self.stats
             .live_subscriptions
@@ -539,10 +530,10 @@ impl Supervisor {
     }
 
     fn finish_all(&mut self, reason: EndReason, error: impl Fn() -> Error) {
-        self.payloads.clear();
         for (_, entry) in std::mem::take(&mut self.subscriptions) {
             entry.sink.finish(reason, Some(error()));
         }
+        self.payloads.release_unused();
         self.stats.live_subscriptions.store(0, Ordering::Relaxed);
         self.stats.connected.store(false, Ordering::Relaxed);
     }

@@ -34,6 +34,10 @@
 //! - No silent data loss: `new_incidents` and `critical_incidents` catch up on what was created
 //!   while the connection was down; the other streams yield [`Error::Gap`] instead. A slow consumer
 //!   gets [`Error::Lagged`] with a count, never a stalled socket.
+//! - The connection task only frames and routes: each event is queued as a slice of the frame it
+//!   came in and decoded (and, for caught-up streams, deduplicated) on the task that polls the
+//!   [`Subscription`]. On a multi-threaded runtime decoding runs in parallel with reading the socket;
+//!   see `docs/benchmarks.md` for what that buys.
 //! - Queries and mutations run over HTTP with [`IncidentClient::execute`]; REST alerts with
 //!   [`IncidentClient::submit_alert`].
 //!
@@ -59,6 +63,7 @@ mod error;
 #[allow(missing_debug_implementations)]
 mod generated;
 mod http;
+mod payloads;
 mod protocol;
 mod rest;
 mod stats;
