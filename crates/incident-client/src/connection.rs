@@ -115,7 +115,9 @@ impl Supervisor {
         let mut connected_before = false;
         loop {
             let span = info_span!("connect", url = %self.config.ws_url, attempt);
-            let established = self.establish().instrument(span).await;
+            // Boxed: connecting (TCP, WebSocket handshake, ack) needs a large future only while
+            // it runs, and unboxed it would size every idle connection's task.
+            let established = Box::pin(self.establish().instrument(span)).await;
             let error = match established {
                 Ok(socket) => {
                     attempt = 0;
