@@ -112,14 +112,15 @@ async fn run(args: Vec<String>) -> Result<()> {
         return sender::run().await;
     }
     if let [mode, addr, count, ..] = args.as_slice()
-        && (mode == "--memory-subscriptions" || mode == "--memory-connections")
+        && mode.starts_with("--memory-")
     {
         // A fresh process, so memory freed by earlier measurements cannot hide new allocations.
         let count: usize = count.parse()?;
-        let memory = if mode == "--memory-subscriptions" {
-            measure::memory_per_subscription(addr, count).await?
-        } else {
-            measure::memory_per_connection(addr, count).await?
+        let memory = match mode.as_str() {
+            "--memory-subscriptions" => measure::memory_per_subscription(addr, count).await?,
+            "--memory-connections" => measure::memory_per_connection(addr, count).await?,
+            "--memory-bare-connections" => measure::memory_per_bare_connection(addr, count).await?,
+            other => anyhow::bail!("unknown memory measurement {other}"),
         };
         println!("{} {}", memory.rss, memory.heap);
         return Ok(());
@@ -169,10 +170,13 @@ async fn run(args: Vec<String>) -> Result<()> {
             report.memory_subscriptions(count, bytes);
         }
         for &count in sizes.connection_counts {
-            let bytes = sender
+            let bare = sender
+                .in_fresh_process("--memory-bare-connections", count)
+                .await?;
+            let sdk = sender
                 .in_fresh_process("--memory-connections", count)
                 .await?;
-            report.memory_connections(count, bytes);
+            report.memory_connections(count, sdk, bare);
         }
     }
 

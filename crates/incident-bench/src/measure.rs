@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// the process, which ends when the last one is dropped.
 #[derive(Clone)]
 pub struct Sender {
-    _child: std::sync::Arc<Child>,
+    _child: Option<std::sync::Arc<Child>>,
     addr: String,
 }
 
@@ -35,9 +35,17 @@ impl Sender {
             .await?
             .context("the sender printed no address")?;
         Ok(Sender {
-            _child: std::sync::Arc::new(child),
+            _child: Some(std::sync::Arc::new(child)),
             addr,
         })
+    }
+
+    /// A handle on a sender another process started, for measurements in fresh processes.
+    fn at(addr: &str) -> Sender {
+        Sender {
+            _child: None,
+            addr: addr.to_owned(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -260,6 +268,35 @@ pub async fn memory_per_connection(addr: &str, count: usize) -> Result<Memory> {
     })
 }
 
+/// The same for the bare reader: a tokio-tungstenite connection with its default configuration,
+/// subscribed once, read by its own task, as a hand-written client (the seed's Rust example) holds it.
+pub async fn memory_per_bare_connection(addr: &str, count: usize) -> Result<Memory> {
+    let sender = Sender::at(addr);
+    let hold = |socket: RawSocket| {
+        tokio::spawn(async move {
+            let mut socket = socket;
+            while let Ok(Some(_)) = next_untyped(&mut socket).await {}
+        })
+    };
+    let warm = hold(raw_subscription(&sender, "idle").await?);
+    settle().await;
+    let (rss_before, heap_before) = (rss()?, heap());
+    let mut readers = Vec::with_capacity(count);
+    for _ in 0..count {
+        readers.push(hold(raw_subscription(&sender, "idle").await?));
+    }
+    settle().await;
+    let (rss_after, heap_after) = (rss()?, heap());
+    for reader in readers {
+        reader.abort();
+    }
+    warm.abort();
+    Ok(Memory {
+        rss: rss_after.saturating_sub(rss_before) as f64 / count as f64,
+        heap: (heap_after - heap_before) as f64 / count as f64,
+    })
+}
+
 /// Time from the server serving again after a restart to the first event on the resubscribed
 /// stream, with the default reconnect policy; events are produced every 5 ms throughout.
 pub async fn reconnect() -> Result<Duration> {
@@ -470,13 +507,22 @@ impl Report {
         );
     }
 
-    pub fn memory_connections(&mut self, count: usize, memory: Memory) {
+    pub fn memory_connections(&mut self, count: usize, sdk: Memory, bare: Memory) {
+        self.row(
+            format!("baseline: bare tokio-tungstenite connection (default configuration), {count} connections"),
+            format!("RSS {:.1} KB, heap {:.1} KB", bare.rss / 1024.0, bare.heap / 1024.0),
+            "floor to compare with",
+            "-".into(),
+        );
         self.memory(
             format!("memory per extra connection, {count} connections"),
-            memory,
+            sdk,
             50.0 * 1024.0,
             "< 50 KB",
         );
+        if let Some(row) = self.rows.last_mut() {
+            row[1].push_str(&format!(" (heap {:.2}x baseline)", sdk.heap / bare.heap));
+        }
     }
 
     /// A memory row, judged on both RSS and live heap bytes; RSS moves in 4 KiB pages, so at small

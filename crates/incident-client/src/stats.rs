@@ -29,7 +29,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Gap notices delivered after reconnects.
     pub gaps: u64,
-    /// Incidents recovered by catch-up queries after reconnects.
+    /// Incidents recovered by catch-up queries after reconnects, counted as the consumer takes
+    /// them (an incident it had already is not counted).
     pub caught_up: u64,
 }
 

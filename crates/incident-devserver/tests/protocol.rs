@@ -255,3 +255,44 @@ async fn paused_servers_accept_nothing_until_resumed() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// The legacy `graphql-ws` protocol (subscriptions-transport-ws), for older clients: `start`,
+/// `data`, `stop`, with the same token check at `connection_init`.
+#[tokio::test]
+async fn the_legacy_graphql_ws_protocol_streams_too() {
+    let server = server().await;
+    let mut conn = Conn::open_speaking(&server, "graphql-ws").await;
+    conn.init(Some(&token(&server))).await;
+    assert_eq!(
+        conn.recv().await,
+        Frame::Json(json!({ "type": "connection_ack" }))
+    );
+    conn.send(json!({ "type": "start", "id": "old", "payload": { "query": "subscription { newIncidents { title } }" } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    create(&server, "for an old client", "P1").await;
+    let data = loop {
+        match conn.recv().await {
+            Frame::Json(frame) if frame["type"] == "ka" => continue,
+            Frame::Json(frame) => break frame,
+            other => panic!("expected data, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        data,
+        json!({ "type": "data", "id": "old", "payload": { "data": { "newIncidents": { "title": "for an old client" } } } })
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_refuses_a_missing_token() {
+    let server = server().await;
+    let mut conn = Conn::open_speaking(&server, "graphql-ws").await;
+    conn.init(None).await;
+    match conn.recv().await {
+        Frame::Json(frame) => assert_eq!(frame["type"], "connection_error", "{frame}"),
+        Frame::Closed(code, reason) => {
+            panic!("expected connection_error, got a close {code:?} {reason}")
+        }
+    }
+}

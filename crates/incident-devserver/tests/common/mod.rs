@@ -36,16 +36,17 @@ pub enum Frame {
 
 impl Conn {
     pub async fn open(server: &DevServerHandle) -> Conn {
+        Conn::open_speaking(server, "graphql-transport-ws").await
+    }
+
+    /// Opens a socket asking for `subprotocol`, and checks the server agreed to it.
+    pub async fn open_speaking(server: &DevServerHandle, subprotocol: &str) -> Conn {
         let mut request = server.ws_url().into_client_request().unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", subprotocol.parse().unwrap());
         let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(
-            response.headers()["sec-websocket-protocol"],
-            "graphql-transport-ws"
-        );
+        assert_eq!(response.headers()["sec-websocket-protocol"], subprotocol);
         Conn { socket }
     }
 
