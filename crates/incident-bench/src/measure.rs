@@ -462,22 +462,40 @@ impl Report {
         );
     }
 
-    pub fn latency(&mut self, rate: f64, placement: &str, typed: &[f64], untyped: &[f64]) {
-        let at = |samples: &[f64], q: f64| {
-            samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+    /// Latency rows from rounds of sorted samples: each quantile is the median of the rounds'.
+    pub fn latency(
+        &mut self,
+        rate: f64,
+        placement: &str,
+        typed: &[Vec<f64>],
+        untyped: &[Vec<f64>],
+    ) {
+        let at = |rounds: &[Vec<f64>], q: f64| {
+            let mut per_round: Vec<f64> = rounds
+                .iter()
+                .map(|samples| {
+                    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+                })
+                .collect();
+            per_round.sort_by(|a, b| a.total_cmp(b));
+            per_round[per_round.len() / 2]
         };
-        let quantiles = |samples: &[f64]| {
+        let quantiles = |rounds: &[Vec<f64>]| {
             format!(
                 "p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us",
-                at(samples, 0.5),
-                at(samples, 0.99),
-                at(samples, 0.999)
+                at(rounds, 0.5),
+                at(rounds, 0.99),
+                at(rounds, 0.999)
             )
         };
+        let samples = format!(
+            "median of {} rounds of {} samples",
+            typed.len(),
+            typed[0].len()
+        );
         self.row(
             format!(
-                "latency floor: bare reader {placement}, send -> parsed at {rate:.0} events/s ({} samples)",
-                untyped.len()
+                "latency floor: bare reader {placement}, send -> parsed at {rate:.0} events/s ({samples})"
             ),
             quantiles(untyped),
             "floor to compare with",
@@ -485,8 +503,7 @@ impl Report {
         );
         self.row(
             format!(
-                "SDK latency: caller {placement}, send -> `next()` at {rate:.0} events/s ({} samples)",
-                typed.len()
+                "SDK latency: caller {placement}, send -> `next()` at {rate:.0} events/s ({samples})"
             ),
             format!(
                 "{} (p99 {:.2}x floor)",
