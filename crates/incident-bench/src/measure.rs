@@ -207,6 +207,30 @@ fn heap() -> i64 {
     stats.bytes_allocated as i64 - stats.bytes_deallocated as i64
 }
 
+/// Memory of this process at one moment, to measure growth from.
+struct Snapshot {
+    rss: u64,
+    heap: i64,
+}
+
+impl Snapshot {
+    fn take() -> Result<Snapshot> {
+        Ok(Snapshot {
+            rss: rss()?,
+            heap: heap(),
+        })
+    }
+
+    /// Growth since this snapshot, per item of `count`.
+    fn growth_per(&self, count: usize) -> Result<Memory> {
+        let now = Snapshot::take()?;
+        Ok(Memory {
+            rss: now.rss.saturating_sub(self.rss) as f64 / count as f64,
+            heap: (now.heap - self.heap) as f64 / count as f64,
+        })
+    }
+}
+
 /// Resident memory of this process, in bytes.
 fn rss() -> Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
@@ -228,18 +252,15 @@ pub async fn memory_per_subscription(addr: &str, count: usize) -> Result<Memory>
     // dropped again: what it kept (the stored operation, say) is released and paid again below.
     drop(client.new_incidents(None)?);
     settle().await;
-    let (rss_before, heap_before) = (rss()?, heap());
+    let before = Snapshot::take()?;
     let subscriptions: Vec<_> = (0..count)
         .map(|_| client.new_incidents(None))
         .collect::<Result<_, _>>()?;
     settle().await;
-    let (rss_after, heap_after) = (rss()?, heap());
+    let memory = before.growth_per(count)?;
     drop(subscriptions);
     client.shutdown().await;
-    Ok(Memory {
-        rss: rss_after.saturating_sub(rss_before) as f64 / count as f64,
-        heap: (heap_after - heap_before) as f64 / count as f64,
-    })
+    Ok(memory)
 }
 
 /// Memory growth per extra connection, `count` clients with one idle subscription each.
@@ -249,7 +270,7 @@ pub async fn memory_per_connection(addr: &str, count: usize) -> Result<Memory> {
     let warm = IncidentClient::builder(url.as_str()).connect().await?;
     let _warm_subscription = warm.new_incidents(None)?;
     settle().await;
-    let (rss_before, heap_before) = (rss()?, heap());
+    let before = Snapshot::take()?;
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
         let client = IncidentClient::builder(url.as_str()).connect().await?;
@@ -257,15 +278,12 @@ pub async fn memory_per_connection(addr: &str, count: usize) -> Result<Memory> {
         clients.push((client, subscription));
     }
     settle().await;
-    let (rss_after, heap_after) = (rss()?, heap());
+    let memory = before.growth_per(count)?;
     for (client, _) in &clients {
         client.shutdown().await;
     }
     warm.shutdown().await;
-    Ok(Memory {
-        rss: rss_after.saturating_sub(rss_before) as f64 / count as f64,
-        heap: (heap_after - heap_before) as f64 / count as f64,
-    })
+    Ok(memory)
 }
 
 /// The same for the bare reader: a tokio-tungstenite connection with its default configuration,
@@ -280,21 +298,18 @@ pub async fn memory_per_bare_connection(addr: &str, count: usize) -> Result<Memo
     };
     let warm = hold(raw_subscription(&sender, "idle").await?);
     settle().await;
-    let (rss_before, heap_before) = (rss()?, heap());
+    let before = Snapshot::take()?;
     let mut readers = Vec::with_capacity(count);
     for _ in 0..count {
         readers.push(hold(raw_subscription(&sender, "idle").await?));
     }
     settle().await;
-    let (rss_after, heap_after) = (rss()?, heap());
+    let memory = before.growth_per(count)?;
     for reader in readers {
         reader.abort();
     }
     warm.abort();
-    Ok(Memory {
-        rss: rss_after.saturating_sub(rss_before) as f64 / count as f64,
-        heap: (heap_after - heap_before) as f64 / count as f64,
-    })
+    Ok(memory)
 }
 
 /// Time from the server serving again after a restart to the first event on the resubscribed
@@ -426,13 +441,10 @@ impl Report {
 
     pub fn throughput(&mut self, typed: &[Rate], baseline: &[Rate]) {
         let median = |rates: &[Rate]| {
-            let mut sorted: Vec<f64> = rates.iter().map(|r| r.per_second).collect();
-            sorted.sort_by(|a, b| a.total_cmp(b));
-            (
-                sorted[sorted.len() / 2],
-                sorted[0],
-                sorted[sorted.len() - 1],
-            )
+            let per_second: Vec<f64> = rates.iter().map(|r| r.per_second).collect();
+            let low = per_second.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = per_second.iter().copied().fold(0.0, f64::max);
+            (median(per_second), low, high)
         };
         let spread = |(median, low, high): (f64, f64, f64)| {
             format!(
@@ -471,14 +483,14 @@ impl Report {
         untyped: &[Vec<f64>],
     ) {
         let at = |rounds: &[Vec<f64>], q: f64| {
-            let mut per_round: Vec<f64> = rounds
-                .iter()
-                .map(|samples| {
-                    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
-                })
-                .collect();
-            per_round.sort_by(|a, b| a.total_cmp(b));
-            per_round[per_round.len() / 2]
+            median(
+                rounds
+                    .iter()
+                    .map(|samples| {
+                        samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+                    })
+                    .collect(),
+            )
         };
         let quantiles = |rounds: &[Vec<f64>]| {
             format!(
@@ -609,6 +621,12 @@ impl Report {
         }
         out
     }
+}
+
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
 }
 
 fn verdict(met: bool) -> String {

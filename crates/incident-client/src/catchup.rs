@@ -86,7 +86,7 @@ impl CatchupState {
     pub(crate) fn since(&self, queued: &[RawPayload]) -> DateTime<Utc> {
         queued
             .iter()
-            .filter_map(incident_key)
+            .filter_map(incident_in)
             .map(|(_, created)| created)
             .fold(self.watermark.get(), DateTime::max)
     }
@@ -116,7 +116,7 @@ impl Dedup {
 }
 
 /// The incident a `newIncidents`/`criticalIncidents` payload names, if it names one.
-fn incident_key(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
+fn incident_in(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
     let response: KeyResponse = serde_json::from_str(payload.as_str()).ok()?;
     let incident = response.data?.incident;
     Some((incident.id, incident.created_at))
