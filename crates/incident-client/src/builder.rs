@@ -19,6 +19,7 @@ use crate::token::{Token, TokenProvider, TokenSource};
 /// Configures an [`IncidentClient`]. Setters never fail; [`IncidentClientBuilder::connect`]
 /// validates and reports problems.
 #[derive(Debug)]
+#[must_use = "a builder does nothing until `connect()` is awaited"]
 pub struct IncidentClientBuilder {
     ws_url: String,
     http_url: Option<String>,
@@ -168,7 +169,6 @@ impl IncidentClientBuilder {
             http.clone(),
             stats.clone(),
             receiver,
-            commands.clone(),
             payloads.clone(),
         );
         let task = tokio::spawn(supervisor.run(ready_tx));

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
-use incident_schema::inputs::{IncidentFilterInput, PaginationInput};
+use incident_schema::enums::{IncidentSortField, SortOrder};
+use incident_schema::inputs::{IncidentFilterInput, IncidentSortInput, PaginationInput};
 use incident_schema::{Severity, Uuid};
 use serde_json::Value;
 
@@ -70,6 +71,8 @@ pub(crate) struct CatchupState {
     pub(crate) spec: CatchupSpec,
     pub(crate) watermark: Arc<Watermark>,
     pub(crate) holding: Option<Vec<RawPayload>>,
+    /// The catch-up whose result this subscription waits for; older ones are discarded.
+    pub(crate) pending: Option<u64>,
 }
 
 impl CatchupState {
@@ -78,6 +81,7 @@ impl CatchupState {
             spec,
             watermark,
             holding: None,
+            pending: None,
         }
     }
 
@@ -149,6 +153,25 @@ struct IncidentKey {
     created_at: DateTime<Utc>,
 }
 
+/// Page `page` of the catch-up query: newest first by `createdAt`, asked for explicitly rather
+/// than left to the server's default order.
+fn page_variables(severities: Option<Vec<Severity>>, page: i32) -> ListIncidentsVariables {
+    ListIncidentsVariables {
+        filter: Some(IncidentFilterInput {
+            severities,
+            ..Default::default()
+        }),
+        pagination: Some(PaginationInput {
+            page,
+            page_size: 100,
+        }),
+        sort: Some(IncidentSortInput {
+            field: IncidentSortField::CreatedAt,
+            order: SortOrder::Desc,
+        }),
+    }
+}
+
 /// Lists incidents created at or after `since` matching `severities`, oldest first. `Ok(None)`
 /// when there are more than the catch-up reads.
 pub(crate) async fn missed_incidents(
@@ -158,18 +181,8 @@ pub(crate) async fn missed_incidents(
 ) -> Result<Option<Vec<Value>>> {
     let mut missed = Vec::new();
     for page in 0..MAX_PAGES {
-        let variables = ListIncidentsVariables {
-            filter: Some(IncidentFilterInput {
-                severities: severities.clone(),
-                ..Default::default()
-            }),
-            pagination: Some(PaginationInput {
-                page,
-                page_size: 100,
-            }),
-            sort: None,
-        };
         use cynic::QueryBuilder;
+        let variables = page_variables(severities.clone(), page);
         let data = http.execute_raw(ListIncidents::build(variables)).await?;
         let connection = &data["incidents"];
         let incidents = connection["incidents"]
@@ -199,6 +212,18 @@ pub(crate) async fn missed_incidents(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_catch_up_query_asks_for_newest_first_by_creation() {
+        let variables = page_variables(Some(vec![Severity::P0]), 3);
+        let json = serde_json::to_value(&variables).unwrap();
+        assert_eq!(
+            json["sort"],
+            json!({ "field": "CREATED_AT", "order": "DESC" })
+        );
+        assert_eq!(json["pagination"], json!({ "page": 3, "pageSize": 100 }));
+        assert_eq!(json["filter"]["severities"], json!(["P0"]));
+    }
 
     #[test]
     fn repeated_ids_are_not_admitted_twice() {

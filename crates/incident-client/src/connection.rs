@@ -7,37 +7,38 @@
 //! replaces that actor. graphql-ws-client still supplies the operation abstraction
 //! (`GraphqlOperation`, implemented for cynic's `StreamingOperation`) that [`crate::IncidentClient::subscribe`] takes.
 //!
-//! The task owns the socket and a table of subscriptions. It reconnects with backoff, presents a
-//! fresh token on every connect, resubscribes everything, catches up `newIncidents` and
-//! `criticalIncidents` (see `catchup.rs`) and gives every other stream a gap notice. It never waits
-//! for a consumer: events go into each subscription's bounded buffer.
+//! The task owns the socket ([`Link`]), the subscription table ([`Table`]) and the catch-ups in
+//! flight ([`Recovery`]), and takes commands in one place ([`Supervisor::on_wake`]) whether it is
+//! connecting, connected or waiting to reconnect. It ends when the client is shut down, when
+//! every [`crate::IncidentClient`] and [`crate::Subscription`] is dropped (closing the socket with
+//! 1000), or when an error cannot be fixed by reconnecting.
+//!
+//! Backoff: a connection counts as healthy only once it has delivered an event or stayed up for
+//! the policy's `max_delay`. Until then, losing it is one more failed attempt, so a server that
+//! acknowledges and closes at once sees the delays grow and, with a bounded policy, the client
+//! give up with [`Error::RetriesExhausted`]. A token rejection (4401/4403, at the handshake or
+//! after the ack) asks the token provider once more; a second one before a healthy connection
+//! ends every stream with [`Error::AuthRejected`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
-use crate::catchup::{CatchupSpec, CatchupState, Watermark};
+use crate::catchup::{CatchupSpec, Watermark};
 use crate::config::Config;
-use crate::error::{Error, Result, cause, message};
+use crate::error::{Error, Result, message};
+use crate::handshake::{self, closed_error};
 use crate::http::HttpClient;
+use crate::link::{Link, Read};
 use crate::payloads::Payloads;
 use crate::protocol::{self, ServerMessage};
+use crate::recovery::{Done, Recovery};
 use crate::stats::StatsInner;
 use crate::subscription::{Buffer, EndReason};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::table::Table;
 
 /// What the client and subscriptions ask of the connection task.
 pub(crate) enum Command {
@@ -50,40 +51,46 @@ pub(crate) enum Command {
     Unsubscribe {
         id: String,
     },
-    CaughtUp {
-        id: String,
-        generation: u64,
-        result: Result<Option<Vec<Value>>>,
-    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
 }
 
-struct Entry {
-    /// The operation serialized as JSON; identical ones share one allocation.
-    payload: Arc<str>,
-    sink: Arc<Buffer>,
-    catchup: Option<CatchupState>,
+/// Something for the task to act on besides the socket.
+enum Wake {
+    /// A command, or `None` when every handle and subscription is gone.
+    Command(Option<Command>),
+    CaughtUp(Done),
+}
+
+/// What the task does after a wake.
+enum Flow {
+    Continue,
+    Stop,
+    Lost(Error),
+}
+
+/// How a connection attempt went.
+enum Attempt {
+    Connected(Link),
+    Failed(Error),
+    Stopped,
 }
 
 /// How a served connection ended.
 enum Outcome {
-    Shutdown,
-    Lost(Error),
+    Stopped,
+    Lost { error: Error, healthy: bool },
 }
 
 pub(crate) struct Supervisor {
     config: Arc<Config>,
-    http: HttpClient,
     stats: Arc<StatsInner>,
     commands: mpsc::UnboundedReceiver<Command>,
-    commands_tx: mpsc::UnboundedSender<Command>,
-    subscriptions: BTreeMap<String, Entry>,
-    /// Distinct subscription payloads, shared with the client that interns them.
-    payloads: Payloads,
-    /// Bumped on every connection, so a catch-up from an older one is ignored.
-    generation: u64,
+    table: Table,
+    recovery: Recovery,
+    /// The subscription sent last on this connection, blamed for a 4400/4409/4500 close.
+    last_subscribed: Option<String>,
 }
 
 impl Supervisor {
@@ -92,545 +99,304 @@ impl Supervisor {
         http: HttpClient,
         stats: Arc<StatsInner>,
         commands: mpsc::UnboundedReceiver<Command>,
-        commands_tx: mpsc::UnboundedSender<Command>,
         payloads: Payloads,
     ) -> Self {
         Self {
+            table: Table::new(payloads, stats.clone()),
+            recovery: Recovery::new(http, stats.clone()),
             config,
-            http,
             stats,
             commands,
-            commands_tx,
-            subscriptions: BTreeMap::new(),
-            payloads,
-            generation: 0,
+            last_subscribed: None,
         }
     }
 
-    /// Runs until shutdown or a fatal error. `ready` learns how the first connection went.
+    /// Runs until shutdown, until every handle is dropped, or until a fatal error. `ready` learns
+    /// how the first connection went.
     pub(crate) async fn run(mut self, ready: oneshot::Sender<Result<()>>) {
         let mut ready = Some(ready);
-        let mut attempt: u32 = 0;
-        let mut auth_failures: u32 = 0;
+        // Failed attempts since the last healthy connection.
+        let mut failures: u32 = 0;
+        let mut auth_rejections: u32 = 0;
         let mut connected_before = false;
         loop {
-            let span = info_span!("connect", url = %self.config.ws_url, attempt);
-            // Boxed: connecting (TCP, WebSocket handshake, ack) needs a large future only while
-            // it runs, and unboxed it would size every idle connection's task.
-            let established = Box::pin(self.establish().instrument(span)).await;
-            let error = match established {
-                Ok(socket) => {
-                    attempt = 0;
-                    auth_failures = 0;
+            let error = match self.attempt(failures).await {
+                Attempt::Stopped => return,
+                Attempt::Failed(error) => error,
+                Attempt::Connected(link) => {
                     if let Some(ready) = ready.take() {
                         let _ = ready.send(Ok(()));
                     }
-                    match self.serve(socket, connected_before).await {
-                        Outcome::Shutdown => return,
-                        Outcome::Lost(error) => {
-                            connected_before = true;
+                    let outcome = self.serve(link, connected_before).await;
+                    self.stats.connected.store(false, Ordering::Relaxed);
+                    self.table.disconnected();
+                    connected_before = true;
+                    match outcome {
+                        Outcome::Stopped => return,
+                        Outcome::Lost { error, healthy } => {
+                            if healthy {
+                                failures = 0;
+                                auth_rejections = 0;
+                            }
                             error
                         }
                     }
                 }
-                Err(error) => error,
             };
-            self.stats.connected.store(false, Ordering::Relaxed);
             if let Error::AuthRejected { .. } = error {
-                // One fresh token from the provider, at once; a second rejection is final.
-                auth_failures += 1;
-                if auth_failures < 2 {
-                    info!("the server rejected the token; reconnecting with a fresh one");
+                auth_rejections += 1;
+                if auth_rejections < 2 {
+                    info!(%error, "the server rejected the token; reconnecting with a fresh one");
                     continue;
                 }
             }
-            let fatal = matches!(
-                error,
-                Error::AuthRejected { .. } | Error::TokenProvider(_) | Error::InvalidUrl { .. }
-            );
             if let Some(ready) = ready.take() {
                 // The first connection failed: `connect()` reports it and nothing retries.
                 let _ = ready.send(Err(error));
-                self.finish_all(EndReason::Shutdown, || Error::Shutdown);
                 return;
             }
-            if fatal {
-                warn!(%error, "giving up: the error is not one a reconnect can fix");
-                let reason = if matches!(error, Error::AuthRejected { .. }) {
-                    EndReason::AuthRejected
-                } else {
-                    EndReason::RetriesExhausted
+            if let Error::AuthRejected { .. } = error {
+                warn!(%error, "giving up: the server rejected a fresh token too");
+                self.table.finish_all(EndReason::AuthRejected, Some(&error));
+                return;
+            }
+            failures += 1;
+            if !self.config.reconnect.allows(failures) {
+                warn!(attempts = failures - 1, %error, "giving up reconnecting");
+                let exhausted = Error::RetriesExhausted {
+                    attempts: failures - 1,
+                    last: Box::new(error),
                 };
-                self.finish_all(reason, || error.clone());
+                self.table
+                    .finish_all(EndReason::RetriesExhausted, Some(&exhausted));
                 return;
             }
-            attempt += 1;
-            if !self.config.reconnect.allows(attempt) {
-                warn!(attempts = attempt - 1, %error, "giving up reconnecting");
-                self.finish_all(EndReason::RetriesExhausted, || Error::RetriesExhausted {
-                    attempts: attempt - 1,
-                    last: Box::new(error.clone()),
-                });
-                return;
-            }
-            let delay = self.config.reconnect.delay(attempt);
-            info!(attempt, ?delay, %error, "connection lost; reconnecting after backoff");
+            let delay = self.config.reconnect.delay(failures);
+            info!(attempt = failures, ?delay, %error, "connection lost; reconnecting after backoff");
             if self.wait(delay).await.is_break() {
                 return;
             }
         }
     }
 
-    /// Connects, sends `connection_init` with a fresh token and waits for the ack.
-    async fn establish(&self) -> Result<Socket> {
-        let token = match &self.config.token {
-            Some(source) => Some(
-                source
-                    .fresh()
-                    .await
-                    .map_err(|e| Error::TokenProvider(e.into()))?,
-            ),
-            None => None,
-        };
-        let url = &self.config.ws_url;
-        let connect_error = |source: tungstenite::Error| Error::Connect {
-            url: url.clone(),
-            source: cause(source),
-        };
-        let mut request = url.as_str().into_client_request().map_err(connect_error)?;
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            tungstenite::http::HeaderValue::from_static(protocol::SUBPROTOCOL),
-        );
-        let mut ws_config = WebSocketConfig::default();
-        ws_config.max_message_size = Some(self.config.max_message_size);
-        ws_config.max_frame_size = Some(self.config.max_message_size);
-        // tungstenite's 128 KiB read and write buffers per connection are sized for bulk
-        // transfer; incident events are a few KB, and every frame is flushed as it is sent.
-        ws_config.read_buffer_size = 16 * 1024;
-        ws_config.write_buffer_size = 0;
-        let started = Instant::now();
-        let connecting =
-            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
-        let (mut socket, response) = tokio::time::timeout(self.config.connect_timeout, connecting)
-            .await
-            .map_err(|_| Error::Connect {
-                url: url.clone(),
-                source: message("timed out"),
-            })?
-            .map_err(connect_error)?;
-        let accepted = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok());
-        if accepted != Some(protocol::SUBPROTOCOL) {
-            return Err(Error::Connect {
-                url: url.clone(),
-                source: message(format!(
-                    "the server did not accept the {} subprotocol",
-                    protocol::SUBPROTOCOL
-                )),
-            });
-        }
-        send(
-            &mut socket,
-            protocol::connection_init(token.as_ref().map(|t| t.expose())),
-        )
-        .await?;
-        let waiting = async {
-            loop {
-                match read(&mut socket).await? {
-                    Read::Message(ServerMessage::ConnectionAck) => return Ok(()),
-                    Read::Message(ServerMessage::Ping) => {
-                        send(&mut socket, protocol::pong()).await?
-                    }
-                    Read::Message(other) => debug!(?other, "ignoring a message before the ack"),
-                    Read::Closed(code, reason) => return Err(closed_error(code, reason)),
-                }
-            }
-        };
-        tokio::time::timeout(self.config.ack_timeout, waiting)
-            .await
-            .map_err(|_| Error::AckTimeout(self.config.ack_timeout))??;
-        info!(ack_latency = ?started.elapsed(), "connected");
-        Ok(socket)
-    }
-
-    /// Serves an acknowledged connection until it is lost or the client shuts down.
-    async fn serve(&mut self, mut socket: Socket, reconnected: bool) -> Outcome {
-        self.generation += 1;
-        self.stats.connected.store(true, Ordering::Relaxed);
-        self.stats.connects.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = self.resubscribe(&mut socket, reconnected).await {
-            return Outcome::Lost(error);
-        }
-        let mut last_subscribed: Option<String> = None;
-        let mut keepalive = tokio::time::interval(self.config.keepalive_interval);
-        keepalive.reset();
-        let far_future = || tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
-        let pong_deadline = tokio::time::sleep_until(far_future());
-        tokio::pin!(pong_deadline);
-        let mut awaiting_pong = false;
+    /// One connection attempt, taking commands while it runs.
+    async fn attempt(&mut self, attempt: u32) -> Attempt {
+        let span = info_span!("connect", url = %self.config.ws_url, attempt);
+        // Boxed: connecting (TCP, WebSocket handshake, ack) needs a large future only while it
+        // runs, and unboxed it would size every idle connection's task.
+        let mut connecting = Box::pin(handshake::establish(self.config.clone()).instrument(span));
         loop {
             tokio::select! {
-                read_result = read(&mut socket) => match read_result {
-                    Ok(Read::Message(message)) => {
-                        if matches!(message, ServerMessage::Pong) {
-                            awaiting_pong = false;
-                            pong_deadline.as_mut().reset(far_future());
-                        }
-                        if let Err(error) = self.handle_message(&mut socket, message).await {
-                            return Outcome::Lost(error);
-                        }
-                    }
-                    Ok(Read::Closed(code, reason)) => {
-                        self.fail_offender(code, &reason, last_subscribed.as_deref());
-                        return Outcome::Lost(closed_error(code, reason));
-                    }
-                    Err(error @ Error::Decode(_)) => {
-                        warn!(%error, "the server sent a malformed message; reconnecting");
-                        let _ = close(&mut socket, 4400, "malformed message").await;
-                        return Outcome::Lost(error);
-                    }
-                    Err(error) => return Outcome::Lost(error),
+                result = &mut connecting => return match result {
+                    Ok(link) => Attempt::Connected(link),
+                    Err(error) => Attempt::Failed(error),
                 },
-                command = self.commands.recv() => {
-                    let Some(command) = command else {
-                        // Every client handle and subscription is gone.
-                        let _ = close(&mut socket, 1000, "client dropped").await;
-                        return Outcome::Shutdown;
-                    };
-                    match command {
-                        Command::Shutdown { done } => {
-                            for id in self.subscriptions.keys() {
-                                let _ = send(&mut socket, protocol::complete(id)).await;
-                            }
-                            let _ = close(&mut socket, 1000, "client shut down").await;
-                            self.finish_all(EndReason::Shutdown, || Error::Shutdown);
-                            let _ = done.send(());
-                            return Outcome::Shutdown;
-                        }
-                        Command::Subscribe { id, payload, sink, catchup } => {
-                            let sent = send(&mut socket, protocol::subscribe(&id, &payload)).await;
-                            last_subscribed = Some(id.clone());
-                            self.insert(id, payload, sink, catchup);
-                            if let Err(error) = sent {
-                                return Outcome::Lost(error);
-                            }
-                        }
-                        Command::Unsubscribe { id } => {
-                            if self.remove(&id).is_some() && send(&mut socket, protocol::complete(&id)).await.is_err() {
-                                return Outcome::Lost(Error::Connect { url: self.config.ws_url.clone(), source: message("send failed") });
-                            }
-                        }
-                        Command::CaughtUp { id, generation, result } => self.caught_up(&id, generation, result),
-                    }
-                },
-                _ = keepalive.tick() => {
-                    if !awaiting_pong {
-                        if let Err(error) = send(&mut socket, protocol::ping()).await {
-                            return Outcome::Lost(error);
-                        }
-                        awaiting_pong = true;
-                        pong_deadline.as_mut().reset(tokio::time::Instant::now() + self.config.pong_timeout);
-                    }
-                },
-                () = &mut pong_deadline => {
-                    warn!(timeout = ?self.config.pong_timeout, "no pong from the server; the connection is half-open");
-                    return Outcome::Lost(Error::Connect { url: self.config.ws_url.clone(), source: message("no pong within the timeout") });
+                wake = self.next_wake() => match self.on_wake(wake, None).await {
+                    Flow::Stop => return Attempt::Stopped,
+                    Flow::Continue | Flow::Lost(_) => {}
                 },
             }
         }
     }
 
-    /// Sends `subscribe` for every live subscription; after a reconnect, starts catch-ups and
-    /// gives the other streams a gap notice.
-    async fn resubscribe(&mut self, socket: &mut Socket, reconnected: bool) -> Result<()> {
-        self.subscriptions
-            .retain(|_, entry| !entry.sink.is_closed());
-        self.payloads.release_unused();
-        self.stats
-            .live_subscriptions
-            .store(self.subscriptions.len() as u64, Ordering::Relaxed);
-        let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
-        if reconnected && !ids.is_empty() {
-            info!(count = ids.len(), "resubscribing");
-        }
-        for id in ids {
-            let entry = &self.subscriptions[&id];
-            send(socket, protocol::subscribe(&id, &entry.payload)).await?;
-            if reconnected {
-                self.after_reconnect(&id);
-            }
-        }
-        Ok(())
-    }
-
-    fn after_reconnect(&mut self, id: &str) {
-        let generation = self.generation;
-        let Some(entry) = self.subscriptions.get_mut(id) else {
-            return;
-        };
-        match &mut entry.catchup {
-            Some(state) => {
-                state.holding.get_or_insert_with(Vec::new);
-                let http = self.http.clone();
-                let severities = state.spec.severities.clone();
-                let since = state.since(&entry.sink.queued());
-                let commands = self.commands_tx.clone();
-                let id = id.to_owned();
-                tokio::spawn(async move {
-                    let result = crate::catchup::missed_incidents(&http, severities, since).await;
-                    let _ = commands.send(Command::CaughtUp {
-                        id,
-                        generation,
-                        result,
-                    });
-                });
-            }
-            None => {
-                self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                entry.sink.push_error(Error::Gap);
-            }
-        }
-    }
-
-    fn caught_up(&mut self, id: &str, generation: u64, result: Result<Option<Vec<Value>>>) {
-        let Some(entry) = self.subscriptions.get_mut(id) else {
-            return;
-        };
-        let Some(state) = entry.catchup.as_mut() else {
-            return;
-        };
-        if generation != self.generation && state.holding.is_none() {
-            return;
-        }
-        let root_field = state.spec.root_field;
-        let held = state.holding.take().unwrap_or_default();
-        match result {
-            Ok(Some(missed)) => {
-                // Counted in `Stats::caught_up` as the consumer takes them: some may turn out to
-                // be incidents it had already.
-                if !missed.is_empty() {
-                    info!(
-                        subscription = id,
-                        fetched = missed.len(),
-                        "caught up on incidents created while disconnected"
-                    );
-                }
-                for incident in missed {
-                    entry
-                        .sink
-                        .push_recovered(crate::catchup::payload_for(root_field, incident));
-                }
-            }
-            Ok(None) => {
-                warn!(
-                    subscription = id,
-                    "too many incidents were missed to catch up; reporting a gap"
-                );
-                self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                entry.sink.push_error(Error::Gap);
-            }
-            Err(error) => {
-                warn!(subscription = id, %error, "catching up failed; reporting a gap");
-                self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                entry.sink.push_error(Error::Gap);
-            }
-        }
-        for payload in held {
-            entry.sink.push_payload(payload);
-        }
-    }
-
-    async fn handle_message(&mut self, socket: &mut Socket, message: ServerMessage) -> Result<()> {
-        match message {
-            ServerMessage::Next { id, payload } => {
-                let Some(entry) = self.subscriptions.get_mut(&id) else {
-                    debug!(id, "event for an unknown subscription");
-                    return Ok(());
-                };
-                match entry.catchup.as_mut().and_then(|s| s.holding.as_mut()) {
-                    Some(held) => held.push(payload),
-                    None => entry.sink.push_payload(payload),
-                }
-            }
-            ServerMessage::Error { id, payload } => {
-                if let Some(entry) = self.remove(&id) {
-                    entry
-                        .sink
-                        .finish(EndReason::GraphQlErrors, Some(Error::GraphQl(payload)));
-                }
-            }
-            ServerMessage::Complete { id } => {
-                if let Some(entry) = self.remove(&id) {
-                    entry.sink.finish(EndReason::Completed, None);
-                }
-            }
-            ServerMessage::Ping => send(socket, protocol::pong()).await?,
-            ServerMessage::Pong | ServerMessage::ConnectionAck => {}
-        }
-        Ok(())
-    }
-
-    /// 4400, 4409 and 4500 end the operation that caused them, named in the reason or else the
-    /// one subscribed last; the others are resubscribed after the reconnect.
-    fn fail_offender(&mut self, code: Option<u16>, reason: &str, last_subscribed: Option<&str>) {
-        let Some(code @ (4400 | 4409 | 4500)) = code else {
-            return;
-        };
-        let named = self
-            .subscriptions
-            .keys()
-            .find(|id| reason.contains(&format!(" {id} ")))
-            .cloned();
-        let Some(id) = named.or_else(|| last_subscribed.map(str::to_owned)) else {
-            return;
-        };
-        if let Some(entry) = self.remove(&id) {
-            warn!(subscription = %id, code, reason, "the server closed the connection because of this operation; ending it");
-            entry.sink.finish(
-                EndReason::Closed,
-                Some(Error::Closed {
-                    code,
-                    reason: reason.to_owned(),
-                }),
-            );
-        }
-    }
-
-    fn insert(
-        &mut self,
-        id: String,
-        payload: Arc<str>,
-        sink: Arc<Buffer>,
-        catchup: Option<(CatchupSpec, Arc<Watermark>)>,
-    ) {
-        let catchup = catchup.map(|(spec, watermark)| CatchupState::new(spec, watermark));
-        self.subscriptions.insert(
-            id,
-            Entry {
-                payload,
-                sink,
-                catchup,
-            },
-        );
-        self.stats
-            .live_subscriptions
-            .store(self.subscriptions.len() as u64, Ordering::Relaxed);
-    }
-
-    fn remove(&mut self, id: &str) -> Option<Entry> {
-        let entry = self.subscriptions.remove(id);
-        if let Some(entry) = &entry {
-            self.payloads.release(&entry.payload);
-        }
-        self.stats
-            .live_subscriptions
-            .store(self.subscriptions.len() as u64, Ordering::Relaxed);
-        entry
-    }
-
-    fn finish_all(&mut self, reason: EndReason, error: impl Fn() -> Error) {
-        for (_, entry) in std::mem::take(&mut self.subscriptions) {
-            entry.sink.finish(reason, Some(error()));
-        }
-        self.payloads.release_unused();
-        self.stats.live_subscriptions.store(0, Ordering::Relaxed);
-        self.stats.connected.store(false, Ordering::Relaxed);
-    }
-
-    /// Sleeps for the backoff while still taking commands. `Break` means the client shut down.
+    /// Sleeps for the backoff while taking commands. `Break` means the task should end.
     async fn wait(&mut self, delay: Duration) -> std::ops::ControlFlow<()> {
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
         loop {
             tokio::select! {
                 () = &mut sleep => return std::ops::ControlFlow::Continue(()),
-                command = self.commands.recv() => match command {
-                    None => return std::ops::ControlFlow::Break(()),
-                    Some(Command::Shutdown { done }) => {
-                        self.finish_all(EndReason::Shutdown, || Error::Shutdown);
-                        let _ = done.send(());
-                        return std::ops::ControlFlow::Break(());
+                wake = self.next_wake() => if let Flow::Stop = self.on_wake(wake, None).await {
+                    return std::ops::ControlFlow::Break(());
+                },
+            }
+        }
+    }
+
+    async fn next_wake(&mut self) -> Wake {
+        tokio::select! {
+            command = self.commands.recv() => Wake::Command(command),
+            done = self.recovery.next() => Wake::CaughtUp(done),
+        }
+    }
+
+    /// Acts on a command or a finished catch-up; `link` is the socket when connected.
+    async fn on_wake(&mut self, wake: Wake, link: Option<&mut Link>) -> Flow {
+        let command = match wake {
+            Wake::CaughtUp(done) => {
+                self.recovery.finish(&mut self.table, done);
+                return Flow::Continue;
+            }
+            Wake::Command(command) => command,
+        };
+        match command {
+            None => {
+                // Every client handle and subscription is gone; nobody reads the streams.
+                if let Some(link) = link {
+                    self.close(link, "client dropped").await;
+                }
+                self.table.finish_all(EndReason::Dropped, None);
+                Flow::Stop
+            }
+            Some(Command::Shutdown { done }) => {
+                if let Some(link) = link {
+                    self.close(link, "client shut down").await;
+                }
+                self.table
+                    .finish_all(EndReason::Shutdown, Some(&Error::Shutdown));
+                let _ = done.send(());
+                Flow::Stop
+            }
+            Some(Command::Subscribe {
+                id,
+                payload,
+                sink,
+                catchup,
+            }) => {
+                self.table
+                    .insert(id.clone(), payload.clone(), sink, catchup);
+                let Some(link) = link else {
+                    // Sent with the others once connected.
+                    return Flow::Continue;
+                };
+                self.last_subscribed = Some(id.clone());
+                let sent = async {
+                    link.send(protocol::subscribe(&id, &payload)).await?;
+                    link.ping().await
+                };
+                match sent.await {
+                    Ok(ping) => {
+                        self.table.sent(&id, ping);
+                        Flow::Continue
                     }
-                    Some(Command::Subscribe { id, payload, sink, catchup }) => self.insert(id, payload, sink, catchup),
-                    Some(Command::Unsubscribe { id }) => {
-                        self.remove(&id);
-                    }
-                    Some(Command::CaughtUp { id, generation, result }) => self.caught_up(&id, generation, result),
+                    Err(error) => Flow::Lost(error),
+                }
+            }
+            Some(Command::Unsubscribe { id }) => {
+                let removed = self.table.remove(&id).is_some();
+                match link {
+                    Some(link) if removed => match link.send(protocol::complete(&id)).await {
+                        Ok(()) => Flow::Continue,
+                        Err(error) => Flow::Lost(error),
+                    },
+                    _ => Flow::Continue,
                 }
             }
         }
     }
-}
 
-enum Read {
-    Message(ServerMessage),
-    Closed(Option<u16>, String),
-}
-
-/// The next protocol message, or how the socket closed. Malformed text is [`Error::Decode`].
-async fn read(socket: &mut Socket) -> Result<Read> {
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) => {
-                return ServerMessage::parse(text)
-                    .map(Read::Message)
-                    .map_err(|e| Error::Decode(cause(e)));
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return Ok(match frame {
-                    Some(frame) => Read::Closed(Some(frame.code.into()), frame.reason.to_string()),
-                    None => Read::Closed(None, String::new()),
-                });
-            }
-            Some(Ok(Message::Binary(_))) => {
-                return Err(Error::Decode(message(
-                    "a binary frame is not part of the protocol",
-                )));
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-            Some(Err(error)) => {
-                return Err(Error::Connect {
-                    url: String::new(),
-                    source: cause(error),
-                });
-            }
-            None => return Ok(Read::Closed(None, String::new())),
+    /// Completes what is open and closes the socket with 1000.
+    async fn close(&mut self, link: &mut Link, reason: &str) {
+        for id in self.table.ids() {
+            let _ = link.send(protocol::complete(&id)).await;
         }
+        link.close(1000, reason).await;
+    }
+
+    /// Serves an acknowledged connection until it is lost or the task should end.
+    async fn serve(&mut self, mut link: Link, reconnected: bool) -> Outcome {
+        self.stats.connected.store(true, Ordering::Relaxed);
+        self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        self.last_subscribed = None;
+        let link = &mut link;
+        let healthy = |link: &Link, config: &Config| {
+            link.delivered || link.since.elapsed() >= config.reconnect.max_delay
+        };
+        if let Err(error) = self.resubscribe(link, reconnected).await {
+            return Outcome::Lost {
+                healthy: healthy(link, &self.config),
+                error,
+            };
+        }
+        let interval = self.config.keepalive_interval;
+        let mut keepalive =
+            tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let pong_timeout = self.config.pong_timeout;
+        loop {
+            let pong_deadline = link.pong_deadline(pong_timeout);
+            let lost = tokio::select! {
+                read = link.read() => match read {
+                    Ok(Read::Message(message)) => self.on_message(link, message).await.err(),
+                    Ok(Read::Closed(code, reason)) => {
+                        self.table.fail_offender(code, &reason, self.last_subscribed.as_deref());
+                        Some(closed_error(code, reason).unwrap_or_else(|| {
+                            link.lost(message("the server closed the connection without a close frame"))
+                        }))
+                    }
+                    Err(error @ Error::Decode(_)) => {
+                        warn!(%error, "the server sent a malformed message; reconnecting");
+                        link.close(4400, "malformed message").await;
+                        Some(error)
+                    }
+                    Err(error) => Some(error),
+                },
+                wake = self.next_wake() => match self.on_wake(wake, Some(link)).await {
+                    Flow::Continue => None,
+                    Flow::Stop => return Outcome::Stopped,
+                    Flow::Lost(error) => Some(error),
+                },
+                _ = keepalive.tick() => {
+                    if link.awaiting_pong() { None } else { link.ping().await.err() }
+                },
+                () = sleep_until(pong_deadline), if pong_deadline.is_some() => {
+                    warn!(timeout = ?pong_timeout, "no pong from the server; the connection is half-open");
+                    Some(link.lost(message(format!("no pong within {pong_timeout:?}"))))
+                },
+            };
+            if let Some(error) = lost {
+                return Outcome::Lost {
+                    healthy: healthy(link, &self.config),
+                    error,
+                };
+            }
+        }
+    }
+
+    async fn on_message(&mut self, link: &mut Link, message: ServerMessage) -> Result<()> {
+        match message {
+            ServerMessage::Ping => link.send(protocol::pong()).await?,
+            ServerMessage::Pong => {
+                let answered = link.pong();
+                self.table.confirmed(answered);
+            }
+            message => {
+                if self.table.route(message) {
+                    link.delivered = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `subscribe` for every live subscription and a ping to confirm them; after a
+    /// reconnect, starts catch-ups and gives the other streams a gap notice.
+    async fn resubscribe(&mut self, link: &mut Link, reconnected: bool) -> Result<()> {
+        let live = self.table.live();
+        if live.is_empty() {
+            return Ok(());
+        }
+        if reconnected {
+            info!(count = live.len(), "resubscribing");
+        }
+        for (id, payload) in &live {
+            link.send(protocol::subscribe(id, payload)).await?;
+            if reconnected {
+                self.recovery.reconnected(&mut self.table, id);
+            }
+        }
+        let ping = link.ping().await?;
+        for (id, _) in &live {
+            self.table.sent(id, ping);
+        }
+        Ok(())
     }
 }
 
-async fn send(socket: &mut Socket, text: String) -> Result<()> {
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|e| Error::Connect {
-            url: String::new(),
-            source: cause(e),
-        })
-}
-
-async fn close(socket: &mut Socket, code: u16, reason: &str) -> Result<()> {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.to_owned().into(),
-    };
-    socket.close(Some(frame)).await.map_err(|e| Error::Connect {
-        url: String::new(),
-        source: cause(e),
-    })
-}
-
-/// The error for a close: 4401 and 4403 are auth rejections, the rest carry their code.
-fn closed_error(code: Option<u16>, reason: String) -> Error {
-    match code {
-        Some(code @ (4401 | 4403)) => Error::AuthRejected { code, reason },
-        Some(code) => Error::Closed { code, reason },
-        None => Error::Connect {
-            url: String::new(),
-            source: message("the connection closed without a close frame"),
-        },
+/// Sleeps until `deadline`; never wakes without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

@@ -47,7 +47,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The connection could not be opened (refused, DNS, TLS, WebSocket handshake).
+    /// The connection could not be opened (refused, DNS, TLS, WebSocket handshake, the server
+    /// closing before its ack).
     #[error("could not connect to {url}")]
     Connect {
         /// Where the client tried to connect.
@@ -56,13 +57,24 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// An established connection broke: a transport error, the socket closing without a close
+    /// frame, or no pong within the keepalive timeout. The client reconnects after it.
+    #[error("lost the connection to {url}")]
+    ConnectionLost {
+        /// The URL the connection was opened to.
+        url: String,
+        /// What happened.
+        #[source]
+        source: Cause,
+    },
     /// The server did not acknowledge `connection_init` in time.
     #[error("the server did not acknowledge the connection within {0:?}")]
     AckTimeout(Duration),
-    /// The server refused the token, also after one refresh from the token provider.
-    #[error("the server rejected the credentials (close code {code})")]
+    /// The server refused the token, also after one refresh from the token provider. The message
+    /// says whether a WebSocket close code (4401, 4403) or an HTTP status (401) said so.
+    #[error("the server rejected the credentials ({}): {reason}", auth_signal(*.code))]
     AuthRejected {
-        /// 4401 or 4403 over WebSocket, 401 over HTTP.
+        /// 4401 or 4403 over WebSocket (a close code), 401 over HTTP (a status).
         code: u16,
         /// The server's reason.
         reason: String,
@@ -119,6 +131,15 @@ pub enum Error {
         /// The message from the body, or the body itself.
         message: String,
     },
+}
+
+/// How an [`Error::AuthRejected`] code reached the client.
+fn auth_signal(code: u16) -> String {
+    if code >= 1000 {
+        format!("WebSocket close code {code}")
+    } else {
+        format!("HTTP status {code}")
+    }
 }
 
 impl Error {
@@ -187,6 +208,40 @@ mod tests {
     fn error_is_send_sync_static() {
         fn check<T: Send + Sync + 'static + std::error::Error>() {}
         check::<Error>();
+    }
+
+    #[test]
+    fn auth_rejections_say_where_they_came_from() {
+        let ws = Error::AuthRejected {
+            code: 4403,
+            reason: "Forbidden".into(),
+        };
+        assert_eq!(
+            ws.to_string(),
+            "the server rejected the credentials (WebSocket close code 4403): Forbidden"
+        );
+        let http = Error::AuthRejected {
+            code: 401,
+            reason: "expired".into(),
+        };
+        assert_eq!(
+            http.to_string(),
+            "the server rejected the credentials (HTTP status 401): expired"
+        );
+    }
+
+    #[test]
+    fn connect_errors_name_the_url_and_keep_the_cause() {
+        let error = Error::Connect {
+            url: "ws://127.0.0.1:9/graphql/ws".into(),
+            source: message("connection refused"),
+        };
+        assert_eq!(
+            error.to_string(),
+            "could not connect to ws://127.0.0.1:9/graphql/ws"
+        );
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("connection refused"));
     }
 
     #[test]

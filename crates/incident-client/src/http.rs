@@ -1,5 +1,6 @@
 //! GraphQL over HTTP and the REST alert endpoint.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -10,10 +11,14 @@ use crate::error::{Error, GraphQlError, Result, cause, message};
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::token::TokenSource;
 
-/// The HTTP side of the client. Cheap to clone.
+/// The HTTP side of the client. Cheap to clone: clones (the client's, the connection task's
+/// catch-ups) share one `reqwest::Client`, built on first use, so a client that only subscribes
+/// never pays for a TLS root store and connection pool. Never shared between `IncidentClient`s:
+/// a reqwest client belongs to the runtime it first ran on.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
-    client: reqwest::Client,
+    client: Arc<OnceLock<reqwest::Client>>,
+    timeout: Duration,
     graphql_url: String,
     alerts_url: String,
     token: Option<TokenSource>,
@@ -34,13 +39,26 @@ impl HttpClient {
         token: Option<TokenSource>,
         timeout: Duration,
     ) -> Result<Self> {
-        let client = http_client(timeout)?;
         Ok(Self {
-            client,
+            client: Arc::default(),
+            timeout,
             graphql_url,
             alerts_url: format!("{origin}/v1/alerts"),
             token,
         })
+    }
+
+    /// This client's `reqwest::Client`, built the first time it is needed.
+    fn client(&self) -> Result<&reqwest::Client> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let built = reqwest::Client::builder()
+            .connect_timeout(self.timeout)
+            .timeout(self.timeout * 3)
+            .build()
+            .map_err(|e| Error::Http(cause(e)))?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// Sends the request with the current token and, if the server answers 401, once more with
@@ -76,7 +94,7 @@ impl HttpClient {
         &self,
         operation: cynic::Operation<Q, V>,
     ) -> Result<Value> {
-        let request = self.client.post(&self.graphql_url).json(&operation);
+        let request = self.client()?.post(&self.graphql_url).json(&operation);
         let (status, body) = self.send(request).await?;
         if !(200..300).contains(&status) {
             return Err(status_error(status, &body));
@@ -103,7 +121,7 @@ impl HttpClient {
     /// `POST /v1/alerts` with the headers the real server requires.
     pub(crate) async fn submit_alert(&self, alert: &AlertSubmission) -> Result<AlertReceipt> {
         let request = self
-            .client
+            .client()?
             .post(&self.alerts_url)
             .header("X-Execution-Id", uuid::Uuid::new_v4().to_string())
             .header("X-Parent-Span-Id", uuid::Uuid::new_v4().to_string())
@@ -114,31 +132,6 @@ impl HttpClient {
         }
         serde_json::from_slice(&body).map_err(|e| Error::Decode(cause(e)))
     }
-}
-
-/// The connect timeout of the shared HTTP client.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An HTTP client for `connect_timeout`. Clients with the default share one process-wide
-/// `reqwest::Client`: each one holds a TLS configuration with the whole web PKI root store and a
-/// connection pool, tens of KB that every `IncidentClient` would otherwise pay again.
-fn http_client(connect_timeout: Duration) -> Result<reqwest::Client> {
-    static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let build = |timeout: Duration| {
-        reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout * 3)
-            .build()
-            .map_err(|e| Error::Http(cause(e)))
-    };
-    if connect_timeout != DEFAULT_CONNECT_TIMEOUT {
-        return build(connect_timeout);
-    }
-    if let Some(client) = SHARED.get() {
-        return Ok(client.clone());
-    }
-    let client = build(DEFAULT_CONNECT_TIMEOUT)?;
-    Ok(SHARED.get_or_init(|| client).clone())
 }
 
 /// An error status as a typed error; 401 is an auth rejection.

@@ -11,7 +11,7 @@
 //! // `ws_url` is like ws://localhost:8080/graphql/ws; `jwt` is a token the server accepts.
 //! let client = IncidentClient::builder(ws_url).token(jwt).connect().await?;
 //! let mut critical = client.critical_incidents()?;
-//! # tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+//! critical.ready().await?; // the server has the subscription: nothing from now on is missed
 //!
 //! let alert = AlertSubmission::new("prometheus", "Disk full on db-1", Severity::P0, IncidentType::Infrastructure);
 //! client.submit_alert(&alert).await?;
@@ -62,12 +62,16 @@ mod error;
 // cynic's `QueryVariables` derive adds a `...VariablesFields` marker struct without `Debug`.
 #[allow(missing_debug_implementations)]
 mod generated;
+mod handshake;
 mod http;
+mod link;
 mod payloads;
 mod protocol;
+mod recovery;
 mod rest;
 mod stats;
 mod subscription;
+mod table;
 mod token;
 
 /// cynic's view of the schema, shared with [`incident_schema`] so scalars and enums line up.

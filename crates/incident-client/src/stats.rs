@@ -16,6 +16,7 @@ pub(crate) struct StatsInner {
 
 /// What the client has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Whether a connection is established and acknowledged now.
     pub connected: bool,

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use futures::task::AtomicWaker;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use incident_schema::{Timestamp, Uuid};
 
@@ -47,7 +47,8 @@ pub enum EndReason {
     RetriesExhausted,
     /// The client was shut down.
     Shutdown,
-    /// The subscription was dropped by its owner.
+    /// The subscription was dropped by its owner, or every client handle and subscription was
+    /// dropped.
     Dropped,
 }
 
@@ -106,6 +107,36 @@ impl<T> Subscription<T> {
     /// Why the stream ended, once it has.
     pub fn end_reason(&self) -> Option<EndReason> {
         self.buffer.lock().end
+    }
+
+    /// Waits until the subscription is live: its `subscribe` went out on an acknowledged
+    /// connection and the server has read it (the pong to a ping sent after it came back), so
+    /// events published from now on reach this stream. After a reconnect it is live again once
+    /// resubscribed. Fails with the stream's terminal error if it ends first ([`Error::Shutdown`]
+    /// when it ended without one).
+    ///
+    /// Use it instead of sleeping before producing the events a test or program waits for.
+    pub async fn ready(&self) -> Result<()> {
+        loop {
+            let changed = self.buffer.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let state = self.buffer.lock();
+                if state.live {
+                    return Ok(());
+                }
+                if state.end.is_some() {
+                    return Err(state.terminal.clone().unwrap_or(Error::Shutdown));
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Whether the subscription is live now (see [`Subscription::ready`]).
+    pub fn is_live(&self) -> bool {
+        self.buffer.lock().live
     }
 
     /// How many events were dropped because this consumer fell behind, in total.
@@ -177,6 +208,8 @@ impl<T> Drop for Subscription<T> {
 pub(crate) struct Buffer {
     state: Mutex<BufferState>,
     waker: AtomicWaker,
+    /// Wakes [`Subscription::ready`] when the subscription goes live or ends.
+    changed: Notify,
     capacity: usize,
     stats: Arc<StatsInner>,
 }
@@ -186,6 +219,10 @@ struct BufferState {
     dropped_pending: u64,
     dropped_total: u64,
     end: Option<EndReason>,
+    /// The error the stream ended with, for [`Subscription::ready`].
+    terminal: Option<Error>,
+    /// Whether the server has confirmed the subscription on the current connection.
+    live: bool,
 }
 
 impl Buffer {
@@ -196,8 +233,11 @@ impl Buffer {
                 dropped_pending: 0,
                 dropped_total: 0,
                 end: None,
+                terminal: None,
+                live: false,
             }),
             waker: AtomicWaker::new(),
+            changed: Notify::new(),
             capacity: capacity.max(1),
             stats,
         }
@@ -246,19 +286,31 @@ impl Buffer {
         self.lock().end.is_some()
     }
 
-    /// Queues an item, dropping the oldest event if the buffer is full.
+    /// Whether the server has confirmed the subscription on the current connection.
+    pub(crate) fn set_live(&self, live: bool) {
+        let mut state = self.lock();
+        if state.live != live {
+            state.live = live;
+            drop(state);
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Queues an item, dropping the oldest event if the buffer is full. Only events are dropped
+    /// and counted; a gap notice right after another is the same notice.
     fn push(&self, item: Result<Queued>) {
         let mut state = self.lock();
         if state.end.is_some() {
             return;
         }
-        if state.items.len() >= self.capacity {
-            // Drop the oldest event, never a terminal error (those are pushed with `finish`).
-            if let Some(position) = state.items.iter().position(|i| i.is_ok()) {
-                state.items.remove(position);
-            } else {
-                state.items.pop_front();
-            }
+        if matches!(item, Err(Error::Gap)) && matches!(state.items.back(), Some(Err(Error::Gap))) {
+            return;
+        }
+        if state.items.len() >= self.capacity
+            && let Some(position) = state.items.iter().position(|i| i.is_ok())
+        {
+            // Notices are few (a gap per reconnect, coalesced) and never dropped.
+            state.items.remove(position);
             state.dropped_pending += 1;
             state.dropped_total += 1;
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -275,11 +327,14 @@ impl Buffer {
             return;
         }
         if let Some(error) = error {
+            state.terminal = Some(error.clone());
             state.items.push_back(Err(error));
         }
         state.end = Some(reason);
+        state.live = false;
         drop(state);
         self.waker.wake();
+        self.changed.notify_waiters();
     }
 }
 

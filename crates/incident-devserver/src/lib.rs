@@ -26,6 +26,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod activity;
 mod auth;
 mod demo;
 mod error;

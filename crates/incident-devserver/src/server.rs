@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::dynamic::Schema;
@@ -115,6 +115,7 @@ impl DevServerBuilder {
             auth: self.auth,
             heartbeat: self.heartbeat,
             served_sdl: Default::default(),
+            activity: Default::default(),
         });
         let schema = crate::schema::build(shared.clone()).map_err(Error::Schema)?;
         let listener = tokio::net::TcpListener::bind(self.addr)
@@ -131,7 +132,6 @@ impl DevServerBuilder {
             runtime: Arc::new(Runtime {
                 withhold_ack: AtomicBool::new(false),
                 init_timeout: self.init_timeout,
-                connections: AtomicUsize::new(0),
             }),
         };
         let serving = spawn_serving(
@@ -214,7 +214,54 @@ impl DevServerHandle {
 
     /// How many WebSocket connections are open.
     pub fn connections(&self) -> usize {
-        self.inner.app.runtime.connections.load(Ordering::SeqCst)
+        self.inner.app.shared.activity.connections()
+    }
+
+    /// How many WebSocket connections were accepted since the server started.
+    pub fn connections_accepted(&self) -> usize {
+        self.inner.app.shared.activity.accepted()
+    }
+
+    /// How many `subscribe` messages arrived since the server started, on every connection.
+    pub fn subscribes_received(&self) -> usize {
+        self.inner.app.shared.activity.subscribes()
+    }
+
+    /// How many subscriptions to the root field `root_field` (`newIncidents`, ...) receive
+    /// events now, on every connection. A subscription counts from the moment an event published
+    /// would reach it.
+    pub fn subscribers(&self, root_field: &str) -> usize {
+        self.inner.app.shared.activity.subscribers(root_field)
+    }
+
+    /// The close frames clients sent, code and reason, oldest first.
+    pub fn client_closes(&self) -> Vec<(u16, String)> {
+        self.inner.app.shared.activity.client_closes()
+    }
+
+    /// Waits until `condition` holds, looking again whenever a connection or subscription comes
+    /// or goes (and at least every 25 ms). Returns false if it still does not hold after
+    /// `timeout`; for tests that would otherwise sleep and hope.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let server = incident_devserver::DevServer::builder().start().await.unwrap();
+    /// use std::time::Duration;
+    /// let idle = server.wait_for(Duration::from_secs(1), |s| s.connections() == 0).await;
+    /// assert!(idle);
+    /// # }
+    /// ```
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&DevServerHandle) -> bool,
+    ) -> bool {
+        self.inner
+            .app
+            .shared
+            .activity
+            .wait_until(timeout, || condition(self))
+            .await
     }
 
     /// Closes every WebSocket connection with `code` and `reason`.
@@ -309,7 +356,6 @@ impl DevServerHandle {
 struct Runtime {
     withhold_ack: AtomicBool,
     init_timeout: Duration,
-    connections: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -401,8 +447,7 @@ async fn graphql_ws(
     let legacy_protocol = protocol.ok().filter(|_| legacy);
     upgrade.on_upgrade(move |socket| async move {
         let runtime = app.runtime.clone();
-        runtime.connections.fetch_add(1, Ordering::SeqCst);
-        let _guard = ConnectionGuard(runtime.clone());
+        let _guard = app.shared.activity.connection();
         if let Some(protocol) = legacy_protocol {
             let shared = app.shared.clone();
             GraphQLWebSocket::new(socket, app.schema.clone(), protocol)
@@ -436,14 +481,6 @@ async fn graphql_ws(
         )
         .await;
     })
-}
-
-struct ConnectionGuard(Arc<Runtime>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 fn random_secret() -> Vec<u8> {

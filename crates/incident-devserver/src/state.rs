@@ -1,7 +1,9 @@
 //! State shared by every request handler of one server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::activity::Activity;
 use crate::auth::Auth;
 use crate::schema::ServedSdl;
 use crate::store::Store;
@@ -17,4 +19,6 @@ pub struct Shared {
     pub heartbeat: Duration,
     /// What `_service { sdl }` answers.
     pub served_sdl: ServedSdl,
+    /// What clients did, for waiting on.
+    pub activity: Arc<Activity>,
 }

@@ -30,7 +30,10 @@ pub fn resolve(
 ) -> async_graphql::Result<BoxStream<'static, Item>> {
     let filter = Filter::parse(name, args)?;
     let store_shared = shared.clone();
+    // Counted from here: the receiver below gets every event published from now on.
+    let counted = shared.activity.subscriber(name);
     let events = events(shared).filter_map(move |event| {
+        let _counted = &counted;
         let out = match event {
             Err(error) => Some(Err(error)),
             Ok(event) => filter.apply(&store_shared, &event).map(Ok),

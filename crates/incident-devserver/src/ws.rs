@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_graphql::dynamic::Schema;
@@ -16,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::auth::Caller;
@@ -107,7 +108,13 @@ pub async fn serve(
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => break Some((4400, "Binary messages are not part of the protocol".to_owned())),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(Message::Close(frame))) => {
+                        if let Some(frame) = frame {
+                            shared.activity.client_closed(frame.code, &frame.reason);
+                        }
+                        break None;
+                    }
+                    None | Some(Err(_)) => break None,
                 };
                 let message: ClientMessage = match serde_json::from_str(&text) {
                     Ok(message) => message,
@@ -158,8 +165,13 @@ pub async fn serve(
                         if operations.get(&id).is_some_and(|task| !task.is_finished()) {
                             break Some((4409, format!("Subscriber for {id} already exists")));
                         }
-                        let task = tokio::spawn(run_operation(schema.clone(), id.clone(), payload, caller, out_tx.clone()));
+                        shared.activity.subscribe_received();
+                        let (started_tx, started) = oneshot::channel();
+                        let task = tokio::spawn(run_operation(schema.clone(), id.clone(), payload, caller, out_tx.clone(), started_tx));
                         operations.insert(id, task.abort_handle());
+                        // Messages are handled in order: a `ping` after this `subscribe` is
+                        // answered only once the operation receives events.
+                        let _ = started.await;
                     }
                     ClientMessage::Complete { id } => {
                         if let Some(task) = operations.remove(&id) {
@@ -244,6 +256,7 @@ async fn run_operation(
     payload: SubscribePayload,
     caller: Caller,
     out: mpsc::Sender<Outgoing>,
+    started: oneshot::Sender<()>,
 ) {
     let mut request = async_graphql::Request::new(payload.query).data(caller);
     if let Some(name) = payload.operation_name {
@@ -253,8 +266,21 @@ async fn run_operation(
         request = request.variables(async_graphql::Variables::from_json(variables));
     }
     let mut responses = schema.execute_stream(request);
+    // The first poll parses, validates and resolves the root field, which registers the
+    // subscription with the event feed; then the connection may read its next message.
+    let first_response = futures::future::poll_fn(|cx| {
+        let polled = responses.poll_next_unpin(cx);
+        Poll::Ready(polled)
+    })
+    .await;
+    let _ = started.send(());
+    let first_response = match first_response {
+        Poll::Ready(response) => response,
+        Poll::Pending => responses.next().await,
+    };
+    let mut next = first_response;
     let mut first = true;
-    while let Some(response) = responses.next().await {
+    while let Some(response) = next {
         let frame = if first && response.is_err() && response.data == async_graphql::Value::Null {
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
             let _ = out
@@ -271,6 +297,7 @@ async fn run_operation(
         if out.send(Outgoing::Frame(frame.to_string())).await.is_err() {
             return;
         }
+        next = responses.next().await;
     }
     let _ = out
         .send(Outgoing::Frame(

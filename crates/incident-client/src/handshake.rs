@@ -1,0 +1,103 @@
+//! Opening a connection: TCP, the WebSocket upgrade with the subprotocol, `connection_init` with a
+//! fresh token, and the wait for `connection_ack`. Every failure here is [`Error::Connect`] naming
+//! the URL, [`Error::AckTimeout`], [`Error::AuthRejected`] or [`Error::TokenProvider`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, http::HeaderValue};
+use tracing::{debug, info};
+
+use crate::config::Config;
+use crate::error::{Cause, Error, Result, cause, message};
+use crate::link::{self, Link, Read};
+use crate::protocol::{self, ServerMessage};
+
+/// Connects and waits for the ack. Owns what it needs, so the connection task can go on taking
+/// commands while this runs.
+pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
+    let token = match &config.token {
+        Some(source) => Some(
+            source
+                .fresh()
+                .await
+                .map_err(|e| Error::TokenProvider(e.into()))?,
+        ),
+        None => None,
+    };
+    let url = config.ws_url.as_str();
+    let failed = |source: Cause| Error::Connect {
+        url: url.to_owned(),
+        source,
+    };
+    let mut request = url
+        .into_client_request()
+        .map_err(|e: tungstenite::Error| failed(cause(e)))?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(protocol::SUBPROTOCOL),
+    );
+    let mut ws_config = WebSocketConfig::default();
+    ws_config.max_message_size = Some(config.max_message_size);
+    ws_config.max_frame_size = Some(config.max_message_size);
+    // tungstenite's 128 KiB read and write buffers per connection are sized for bulk transfer;
+    // incident events are a few KB, and every frame is flushed as it is sent.
+    ws_config.read_buffer_size = 16 * 1024;
+    ws_config.write_buffer_size = 0;
+    let started = Instant::now();
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let (mut socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
+        .await
+        .map_err(|_| {
+            failed(message(format!(
+                "no WebSocket handshake within {:?}",
+                config.connect_timeout
+            )))
+        })?
+        .map_err(|e| failed(cause(e)))?;
+    let accepted = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok());
+    if accepted != Some(protocol::SUBPROTOCOL) {
+        return Err(failed(message(format!(
+            "the server did not accept the {} subprotocol",
+            protocol::SUBPROTOCOL
+        ))));
+    }
+    let broken = |source: Cause| failed(source);
+    let init = protocol::connection_init(token.as_ref().map(|t| t.expose()));
+    link::send(&mut socket, init, broken).await?;
+    let waiting = async {
+        loop {
+            match link::read(&mut socket, broken).await? {
+                Read::Message(ServerMessage::ConnectionAck) => return Ok(()),
+                Read::Message(ServerMessage::Ping) => {
+                    link::send(&mut socket, protocol::pong(), broken).await?
+                }
+                Read::Message(other) => debug!(?other, "ignoring a message before the ack"),
+                Read::Closed(code, reason) => {
+                    return Err(closed_error(code, reason).unwrap_or_else(|| {
+                        failed(message("the server closed the connection before the ack"))
+                    }));
+                }
+            }
+        }
+    };
+    tokio::time::timeout(config.ack_timeout, waiting)
+        .await
+        .map_err(|_| Error::AckTimeout(config.ack_timeout))??;
+    info!(ack_latency = ?started.elapsed(), "connected");
+    Ok(Link::new(socket, url))
+}
+
+/// The error for a close frame: 4401 and 4403 are auth rejections, other codes are
+/// [`Error::Closed`]; `None` when the socket closed without a code.
+pub(crate) fn closed_error(code: Option<u16>, reason: String) -> Option<Error> {
+    match code? {
+        code @ (4401 | 4403) => Some(Error::AuthRejected { code, reason }),
+        code => Some(Error::Closed { code, reason }),
+    }
+}

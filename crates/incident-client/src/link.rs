@@ -1,0 +1,164 @@
+//! One acknowledged WebSocket: framing, sending, and the ping/pong bookkeeping that both the
+//! keepalive and [`crate::Subscription::ready`] rely on.
+//!
+//! Every `ping` is answered by a `pong`, in order, so the `n`th pong confirms that the server has
+//! read everything the client sent before the `n`th ping. A subscription is live once the pong for
+//! a ping sent after its `subscribe` is back.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::error::{Error, Result, cause, message};
+use crate::protocol::{self, ServerMessage};
+
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What came off the socket.
+pub(crate) enum Read {
+    Message(ServerMessage),
+    /// The close code (if the frame had one) and reason.
+    Closed(Option<u16>, String),
+}
+
+/// A socket and the URL it was opened to, for errors that name it.
+pub(crate) struct Link {
+    socket: Socket,
+    url: String,
+    /// When the connection was acknowledged.
+    pub(crate) since: Instant,
+    /// Whether the server delivered an event on it.
+    pub(crate) delivered: bool,
+    /// Pings sent so far, and the send times of those not answered yet.
+    pings_sent: u64,
+    unanswered: VecDeque<Instant>,
+}
+
+impl Link {
+    pub(crate) fn new(socket: Socket, url: &str) -> Self {
+        Self {
+            socket,
+            url: url.to_owned(),
+            since: Instant::now(),
+            delivered: false,
+            pings_sent: 0,
+            unanswered: VecDeque::new(),
+        }
+    }
+
+    /// The error for a connection that broke after it was established.
+    pub(crate) fn lost(&self, why: crate::error::Cause) -> Error {
+        Error::ConnectionLost {
+            url: self.url.clone(),
+            source: why,
+        }
+    }
+
+    /// The next protocol message, or how the socket closed. Malformed text is [`Error::Decode`].
+    pub(crate) async fn read(&mut self) -> Result<Read> {
+        let url = &self.url;
+        read(&mut self.socket, |source| Error::ConnectionLost {
+            url: url.clone(),
+            source,
+        })
+        .await
+    }
+
+    pub(crate) async fn send(&mut self, text: String) -> Result<()> {
+        let url = &self.url;
+        send(&mut self.socket, text, |source| Error::ConnectionLost {
+            url: url.clone(),
+            source,
+        })
+        .await
+    }
+
+    /// Sends a `ping` and returns its number (from 1).
+    pub(crate) async fn ping(&mut self) -> Result<u64> {
+        self.send(protocol::ping()).await?;
+        self.pings_sent += 1;
+        self.unanswered.push_back(Instant::now());
+        Ok(self.pings_sent)
+    }
+
+    /// Records a `pong`; returns how many pings are answered now.
+    pub(crate) fn pong(&mut self) -> u64 {
+        self.unanswered.pop_front();
+        self.pings_sent - self.unanswered.len() as u64
+    }
+
+    /// Whether a ping is waiting for its pong.
+    pub(crate) fn awaiting_pong(&self) -> bool {
+        !self.unanswered.is_empty()
+    }
+
+    /// When the oldest unanswered ping times out, if one is unanswered.
+    pub(crate) fn pong_deadline(&self, timeout: Duration) -> Option<Instant> {
+        self.unanswered.front().map(|sent| *sent + timeout)
+    }
+
+    /// Closes with `code`, then reads until the server's close (at most a second), so the
+    /// server sees a clean close handshake.
+    pub(crate) async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        if self.socket.close(Some(frame)).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(_)) = self.socket.next().await {}
+        })
+        .await;
+    }
+}
+
+/// Reads the next protocol message; transport errors become `broken(cause)`.
+pub(crate) async fn read(
+    socket: &mut Socket,
+    broken: impl Fn(crate::error::Cause) -> Error,
+) -> Result<Read> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return ServerMessage::parse(text)
+                    .map(Read::Message)
+                    .map_err(|e| Error::Decode(cause(e)));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Ok(match frame {
+                    Some(frame) => Read::Closed(Some(frame.code.into()), frame.reason.to_string()),
+                    None => Read::Closed(None, String::new()),
+                });
+            }
+            Some(Ok(Message::Binary(_))) => {
+                return Err(Error::Decode(message(
+                    "a binary frame is not part of the protocol",
+                )));
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Err(error)) => return Err(broken(cause(error))),
+            None => return Ok(Read::Closed(None, String::new())),
+        }
+    }
+}
+
+/// Sends one text frame; transport errors become `broken(cause)`.
+pub(crate) async fn send(
+    socket: &mut Socket,
+    text: String,
+    broken: impl Fn(crate::error::Cause) -> Error,
+) -> Result<()> {
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|e| broken(cause(e)))
+}

@@ -1,0 +1,129 @@
+//! Catch-up orchestration: after a reconnect, every caught-up subscription gets a catch-up query
+//! that runs inside the connection task's own loop (polled in its `select!`), and every other
+//! subscription a gap notice. A catch-up that a newer one superseded is discarded.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::catchup::{missed_incidents, payload_for};
+use crate::error::{Error, Result};
+use crate::http::HttpClient;
+use crate::stats::StatsInner;
+use crate::subscription::Buffer;
+use crate::table::Table;
+
+/// A finished catch-up query.
+pub(crate) struct Done {
+    id: String,
+    run: u64,
+    result: Result<Option<Vec<Value>>>,
+}
+
+/// The catch-up queries in flight.
+pub(crate) struct Recovery {
+    running: FuturesUnordered<BoxFuture<'static, Done>>,
+    http: HttpClient,
+    /// Numbers every catch-up, so a subscription can tell its latest from older ones.
+    runs: u64,
+    stats: Arc<StatsInner>,
+}
+
+impl Recovery {
+    pub(crate) fn new(http: HttpClient, stats: Arc<StatsInner>) -> Self {
+        Self {
+            running: FuturesUnordered::new(),
+            http,
+            stats,
+            runs: 0,
+        }
+    }
+
+    fn gap(&self, sink: &Buffer) {
+        self.stats.gaps.fetch_add(1, Ordering::Relaxed);
+        sink.push_error(Error::Gap);
+    }
+
+    /// The next finished catch-up; pending forever while none runs.
+    pub(crate) async fn next(&mut self) -> Done {
+        match self.running.next().await {
+            Some(done) => done,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// After a reconnect: starts a catch-up for subscription `id` if it has one, or gives it a
+    /// gap notice. Live events that arrive meanwhile are held back until the catch-up is done.
+    pub(crate) fn reconnected(&mut self, table: &mut Table, id: &str) {
+        let Some(entry) = table.get_mut(id) else {
+            return;
+        };
+        let Some(state) = entry.catchup.as_mut() else {
+            self.gap(&entry.sink);
+            return;
+        };
+        self.runs += 1;
+        let run = self.runs;
+        state.holding.get_or_insert_with(Vec::new);
+        state.pending = Some(run);
+        let since = state.since(&entry.sink.queued());
+        let severities = state.spec.severities.clone();
+        let http = self.http.clone();
+        let id = id.to_owned();
+        self.running.push(Box::pin(async move {
+            let result = missed_incidents(&http, severities, since).await;
+            Done { id, run, result }
+        }));
+    }
+
+    /// Delivers a finished catch-up, oldest first, then the live events held meanwhile. Reports
+    /// a gap when it failed or would have had to read too much.
+    pub(crate) fn finish(&self, table: &mut Table, done: Done) {
+        let Done { id, run, result } = done;
+        let Some(entry) = table.get_mut(&id) else {
+            return;
+        };
+        let Some(state) = entry.catchup.as_mut() else {
+            return;
+        };
+        if state.pending != Some(run) {
+            // A newer reconnect started another catch-up; that one delivers.
+            return;
+        }
+        state.pending = None;
+        let root_field = state.spec.root_field;
+        let held = state.holding.take().unwrap_or_default();
+        match result {
+            Ok(Some(missed)) => {
+                // Counted in `Stats::caught_up` as the consumer takes them: some may turn out to
+                // be incidents it had already.
+                if !missed.is_empty() {
+                    info!(
+                        subscription = %id,
+                        fetched = missed.len(),
+                        "caught up on incidents created while disconnected"
+                    );
+                }
+                for incident in missed {
+                    entry.sink.push_recovered(payload_for(root_field, incident));
+                }
+            }
+            Ok(None) => {
+                warn!(subscription = %id, "too many incidents were missed to catch up; reporting a gap");
+                self.gap(&entry.sink);
+            }
+            Err(error) => {
+                warn!(subscription = %id, %error, "catching up failed; reporting a gap");
+                self.gap(&entry.sink);
+            }
+        }
+        for payload in held {
+            entry.sink.push_payload(payload);
+        }
+    }
+}
