@@ -171,7 +171,7 @@ impl IncidentClient {
                 sink: buffer.clone(),
                 catchup,
             })
-            .map_err(|_| Error::Shutdown)?;
+            .map_err(|_| self.ended())?;
         Ok(Subscription::new(
             id,
             buffer,
@@ -179,6 +179,16 @@ impl IncidentClient {
             delivered,
             self.inner.commands.clone(),
         ))
+    }
+
+    /// Why the connection task ended: its fatal error, or [`Error::Shutdown`].
+    fn ended(&self) -> Error {
+        self.inner
+            .stats
+            .ended
+            .get()
+            .cloned()
+            .unwrap_or(Error::Shutdown)
     }
 
     /// P0 and P1 incidents as they are opened. Caught up after a reconnect: no incident is missed.

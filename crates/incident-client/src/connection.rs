@@ -128,8 +128,8 @@ impl Supervisor {
                         let _ = ready.send(Ok(()));
                     }
                     let outcome = self.serve(link, connected_before).await;
-                    self.stats.connected.store(false, Ordering::Relaxed);
                     self.table.disconnected();
+                    self.stats.connected.store(false, Ordering::Relaxed);
                     connected_before = true;
                     match outcome {
                         Outcome::Stopped => return,
@@ -158,6 +158,7 @@ impl Supervisor {
             if let Error::AuthRejected { .. } = error {
                 warn!(%error, "giving up: the server rejected a fresh token too");
                 self.table.finish_all(EndReason::AuthRejected, Some(&error));
+                let _ = self.stats.ended.set(error);
                 return;
             }
             failures += 1;
@@ -169,6 +170,7 @@ impl Supervisor {
                 };
                 self.table
                     .finish_all(EndReason::RetriesExhausted, Some(&exhausted));
+                let _ = self.stats.ended.set(exhausted);
                 return;
             }
             let delay = self.config.reconnect.delay(failures);
@@ -244,6 +246,7 @@ impl Supervisor {
                 }
                 self.table
                     .finish_all(EndReason::Shutdown, Some(&Error::Shutdown));
+                let _ = self.stats.ended.set(Error::Shutdown);
                 let _ = done.send(());
                 Flow::Stop
             }

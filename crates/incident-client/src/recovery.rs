@@ -127,3 +127,68 @@ impl Recovery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catchup::{CatchupSpec, Watermark};
+    use crate::payloads::Payloads;
+    use futures::StreamExt;
+    use serde_json::json;
+
+    fn incident(title: &str) -> Value {
+        json!({ "id": uuid::Uuid::new_v4(), "createdAt": "2030-01-01T00:00:00Z", "title": title })
+    }
+
+    #[tokio::test]
+    async fn a_superseded_catch_up_is_discarded() {
+        let stats = Arc::new(StatsInner::default());
+        let http = HttpClient::new(
+            "http://127.0.0.1:9/graphql".into(),
+            "http://127.0.0.1:9",
+            None,
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut recovery = Recovery::new(http, stats.clone());
+        let mut table = Table::new(Payloads::default(), stats.clone());
+        let sink = Arc::new(Buffer::new(8, stats));
+        let spec = CatchupSpec {
+            root_field: "newIncidents",
+            severities: None,
+        };
+        table.insert(
+            "1".into(),
+            "{}".into(),
+            sink.clone(),
+            Some((spec, Watermark::starting_now())),
+        );
+        recovery.reconnected(&mut table, "1");
+        recovery.reconnected(&mut table, "1");
+        assert_eq!(recovery.running.len(), 2);
+        let older = Done {
+            id: "1".into(),
+            run: 1,
+            result: Ok(Some(vec![incident("old")])),
+        };
+        recovery.finish(&mut table, older);
+        assert!(sink.queued().is_empty(), "the older catch-up was discarded");
+        let newer = Done {
+            id: "1".into(),
+            run: 2,
+            result: Ok(Some(vec![incident("new")])),
+        };
+        recovery.finish(&mut table, newer);
+        let queued = sink.queued();
+        assert_eq!(queued.len(), 1);
+        assert!(queued[0].as_str().contains("\"new\""), "{queued:?}");
+        // The queries themselves run in the connection task's loop: polled, they fail (nothing
+        // listens on port 9) and come back as results, not as commands.
+        let done =
+            tokio::time::timeout(std::time::Duration::from_secs(10), recovery.running.next())
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(done.result.is_err());
+    }
+}

@@ -12,6 +12,8 @@ pub(crate) struct StatsInner {
     pub(crate) dropped: AtomicU64,
     pub(crate) gaps: AtomicU64,
     pub(crate) caught_up: AtomicU64,
+    /// Why the connection task ended, once it has: what a late `subscribe` reports.
+    pub(crate) ended: std::sync::OnceLock<crate::Error>,
 }
 
 /// What the client has done so far.

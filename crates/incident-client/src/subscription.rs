@@ -442,6 +442,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn only_events_are_dropped_and_counted_and_repeated_gaps_are_one() {
+        let (mut sub, buffer, _rx) = subscription(2);
+        buffer.push_error(Error::Gap);
+        buffer.push_error(Error::Gap);
+        push(&buffer, 1);
+        buffer.push_error(Error::Gap);
+        push(&buffer, 2);
+        push(&buffer, 3);
+        // Full of notices and events: the events go first, and only they count as dropped.
+        assert_eq!(sub.dropped(), 2);
+        assert_eq!(buffer.stats.dropped.load(Ordering::Relaxed), 2);
+        assert!(matches!(
+            sub.next().await,
+            Some(Err(Error::Lagged { dropped: 2 }))
+        ));
+        assert!(matches!(sub.next().await, Some(Err(Error::Gap))));
+        assert!(matches!(sub.next().await, Some(Err(Error::Gap))));
+        assert_eq!(sub.next().await.unwrap().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn ready_follows_the_connection_and_the_end() {
+        let (sub, buffer, _rx) = subscription(2);
+        assert!(!sub.is_live());
+        let waiting = tokio::spawn({
+            let buffer = buffer.clone();
+            async move {
+                tokio::task::yield_now().await;
+                buffer.set_live(true);
+            }
+        });
+        sub.ready().await.unwrap();
+        waiting.await.unwrap();
+        buffer.set_live(false);
+        buffer.finish(
+            EndReason::AuthRejected,
+            Some(Error::AuthRejected {
+                code: 4403,
+                reason: String::new(),
+            }),
+        );
+        assert!(matches!(
+            sub.ready().await,
+            Err(Error::AuthRejected { code: 4403, .. })
+        ));
+    }
+
+    #[tokio::test]
     async fn dropping_unsubscribes() {
         let (sub, _buffer, mut rx) = subscription(3);
         drop(sub);

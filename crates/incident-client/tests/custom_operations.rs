@@ -96,7 +96,7 @@ async fn a_users_own_fragment_streams_typed_values() {
     let server = server().await;
     let client = client(&server).await;
     let mut mine = client.subscribe(MyCritical::build(())).unwrap();
-    settle().await;
+    live(&mine).await;
     open(&server, "custom", ServerSeverity::P1);
     let event = next(&mut mine).await.unwrap();
     assert_eq!(event.critical_incidents.title, "custom");
@@ -120,7 +120,7 @@ async fn a_server_error_message_ends_the_stream_with_graphql_errors() {
     assert_eq!(deep.end_reason(), Some(EndReason::GraphQlErrors));
     // The connection is fine: other subscriptions still work.
     let mut fine = client.critical_incidents().unwrap();
-    settle().await;
+    live(&fine).await;
     open(&server, "unaffected", ServerSeverity::P0);
     assert_eq!(next(&mut fine).await.unwrap().title, "unaffected");
 }

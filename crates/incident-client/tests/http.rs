@@ -156,7 +156,7 @@ async fn rest_alerts_open_incidents_and_deduplicate() {
     let server = server().await;
     let client = client(&server).await;
     let mut critical = client.critical_incidents().unwrap();
-    settle().await;
+    live(&critical).await;
     let mut alert = AlertSubmission::new(
         "prometheus",
         "Disk full on db-1",

@@ -29,7 +29,8 @@ async fn a_server_restart_loses_no_new_incidents() {
         .unwrap();
     let mut new = client.new_incidents(None).unwrap();
     let mut critical = client.critical_incidents().unwrap();
-    settle().await;
+    live(&new).await;
+    live(&critical).await;
     open(&server, "before", ServerSeverity::P1);
     assert_eq!(next(&mut new).await.unwrap().title, "before");
     assert_eq!(next(&mut critical).await.unwrap().title, "before");
@@ -38,7 +39,11 @@ async fn a_server_restart_loses_no_new_incidents() {
         let server = server.clone();
         tokio::spawn(async move { server.restart(Duration::from_millis(600)).await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Down: the client has seen the connection go.
+    until("the client to notice the restart", || {
+        !client.stats().connected
+    })
+    .await;
     for n in 0..5 {
         open(
             &server,
@@ -52,7 +57,8 @@ async fn a_server_restart_loses_no_new_incidents() {
     }
     restarting.await.unwrap().unwrap();
     // Live again: wait for the resubscription to reach the server, then create one more.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    live(&new).await;
+    live(&critical).await;
     open(&server, "after", ServerSeverity::P1);
 
     let titles: Vec<String> = futures_titles(&mut new, 6).await;
@@ -90,10 +96,10 @@ async fn streams_that_cannot_catch_up_report_a_gap_and_continue() {
         .await
         .unwrap();
     let mut updates = client.incident_updates(UpdateFilter::default()).unwrap();
-    settle().await;
+    live(&updates).await;
     server.drop_all();
     assert!(matches!(next(&mut updates).await, Err(Error::Gap)));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    live(&updates).await;
     let id = open(&server, "after the gap", ServerSeverity::P2);
     let update = next(&mut updates).await.unwrap();
     assert_eq!(update.incident_id.unwrap().to_string(), id);
@@ -110,18 +116,14 @@ async fn a_half_open_socket_is_detected_by_keepalive() {
         .await
         .unwrap();
     let mut new = client.new_incidents(None).unwrap();
-    settle().await;
+    live(&new).await;
     server.freeze_all();
     // The frozen socket answers nothing; the client must notice and reconnect on its own.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while client.stats().reconnects == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the half-open socket was never detected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    settle().await;
+    until("the half-open socket to be detected", || {
+        client.stats().reconnects == 1
+    })
+    .await;
+    live(&new).await;
     open(&server, "after the freeze", ServerSeverity::P2);
     assert_eq!(next(&mut new).await.unwrap().title, "after the freeze");
 }
@@ -188,7 +190,13 @@ async fn an_expired_token_is_refreshed_once_and_the_stream_continues() {
         .await
         .unwrap();
     let mut new = client.new_incidents(None).unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    live(&new).await;
+    // The first token expires after a second; the server closes with 4403.
+    until("the reconnect with a fresh token", || {
+        client.stats().reconnects == 1
+    })
+    .await;
+    live(&new).await;
     open(&server, "after expiry", ServerSeverity::P2);
     assert_eq!(next(&mut new).await.unwrap().title, "after expiry");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -246,7 +254,7 @@ async fn giving_up_after_the_policy_ends_streams_with_a_typed_error() {
     };
     let client = builder(&server).reconnect(policy).connect().await.unwrap();
     let mut new = client.new_incidents(None).unwrap();
-    settle().await;
+    live(&new).await;
     server.shutdown().await;
     let error = next(&mut new).await.unwrap_err();
     assert!(
@@ -267,7 +275,8 @@ async fn a_server_close_with_4500_ends_the_offending_operation_only() {
         .unwrap();
     let mut first = client.new_incidents(None).unwrap();
     let mut offender = client.critical_incidents().unwrap();
-    settle().await;
+    live(&first).await;
+    live(&offender).await;
     server.close_all(4500, "internal error");
     let error = next(&mut offender).await.unwrap_err();
     assert!(
@@ -275,7 +284,8 @@ async fn a_server_close_with_4500_ends_the_offending_operation_only() {
         "{error:?}"
     );
     assert_eq!(offender.end_reason(), Some(EndReason::Closed));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until("the reconnect", || client.stats().reconnects == 1).await;
+    live(&first).await;
     open(&server, "still flowing", ServerSeverity::P0);
     assert_eq!(next(&mut first).await.unwrap().title, "still flowing");
 }
@@ -290,7 +300,8 @@ async fn a_slow_consumer_never_holds_up_other_subscriptions() {
         .unwrap();
     let mut ignored = client.new_incidents(None).unwrap();
     let mut busy = client.new_incidents(Some(vec![Severity::P2])).unwrap();
-    settle().await;
+    live(&ignored).await;
+    live(&busy).await;
     for n in 0..200 {
         open(&server, &format!("flood {n}"), ServerSeverity::P2);
         // The consumer of `busy` keeps up; `ignored` is never read during the flood.
@@ -315,13 +326,15 @@ async fn shutdown_ends_every_stream_with_a_typed_reason() {
     let server = server().await;
     let client = client(&server).await;
     let mut new = client.new_incidents(None).unwrap();
-    settle().await;
+    live(&new).await;
     assert_eq!(server.connections(), 1);
     client.shutdown().await;
     assert!(matches!(next(&mut new).await, Err(Error::Shutdown)));
     assert!(next_is_end(&mut new).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.connections(), 0);
+    server_sees(&server, "the client close with 1000", |s| {
+        s.connections() == 0 && s.client_closes().iter().any(|(code, _)| *code == 1000)
+    })
+    .await;
     assert!(matches!(client.new_incidents(None), Err(Error::Shutdown)));
 }
 
@@ -353,10 +366,14 @@ async fn dropping_a_subscription_completes_it_on_the_server() {
     let server = DevServer::builder().start().await.unwrap();
     let client = client(&server).await;
     let sub = client.new_incidents(None).unwrap();
-    settle().await;
+    live(&sub).await;
     assert_eq!(client.stats().live_subscriptions, 1);
+    assert_eq!(server.subscribers("newIncidents"), 1);
     drop(sub);
-    settle().await;
+    server_sees(&server, "the subscription completed", |s| {
+        s.subscribers("newIncidents") == 0
+    })
+    .await;
     assert_eq!(client.stats().live_subscriptions, 0);
 }
 
@@ -370,7 +387,7 @@ async fn messages_over_the_size_cap_drop_the_connection_and_leave_a_gap() {
         .await
         .unwrap();
     let mut alerts = client.alerts(None).unwrap();
-    settle().await;
+    live(&alerts).await;
     let alert = incident_client::AlertSubmission::new(
         "big",
         "x".repeat(400),

@@ -11,7 +11,7 @@ async fn critical_incidents_are_typed_and_filtered() {
     let server = server().await;
     let client = client(&server).await;
     let mut critical = client.critical_incidents().unwrap();
-    settle().await;
+    live(&critical).await;
     open(&server, "minor", ServerSeverity::P3);
     let id = open(&server, "database down", ServerSeverity::P0);
     let incident = next(&mut critical).await.unwrap();
@@ -30,7 +30,8 @@ async fn new_incidents_filter_by_severity() {
     let client = client(&server).await;
     let mut low = client.new_incidents(Some(vec![Severity::P4])).unwrap();
     let mut all = client.new_incidents(None).unwrap();
-    settle().await;
+    live(&low).await;
+    live(&all).await;
     open(&server, "noise", ServerSeverity::P4);
     open(&server, "real", ServerSeverity::P1);
     assert_eq!(next(&mut low).await.unwrap().title, "noise");
@@ -50,7 +51,7 @@ async fn incident_updates_filter_by_incident() {
         ..Default::default()
     };
     let mut updates = client.incident_updates(filter).unwrap();
-    settle().await;
+    live(&updates).await;
     server
         .store()
         .add_comment(other.parse().unwrap(), "x".into(), "t")
@@ -87,7 +88,7 @@ async fn state_changes_are_typed() {
     let mut changes = client
         .incident_state_changes(Some(id.parse().unwrap()))
         .unwrap();
-    settle().await;
+    live(&changes).await;
     let changes_input = incident_devserver::store::IncidentChanges {
         state: Some(incident_devserver::model::IncidentState::Investigating),
         ..Default::default()
@@ -110,7 +111,7 @@ async fn alerts_filter_by_source() {
     let server = server().await;
     let client = client(&server).await;
     let mut alerts = client.alerts(Some(vec!["grafana".into()])).unwrap();
-    settle().await;
+    live(&alerts).await;
     for source in ["datadog", "grafana"] {
         let alert = incident_client::AlertSubmission::new(
             source,
@@ -134,8 +135,12 @@ async fn many_subscriptions_share_one_socket() {
         .map(|_| client.new_incidents(None).unwrap())
         .collect();
     let mut critical = client.critical_incidents().unwrap();
-    settle().await;
+    for stream in &streams {
+        live(stream).await;
+    }
+    live(&critical).await;
     assert_eq!(server.connections(), 1);
+    assert_eq!(server.subscribers("newIncidents"), 20);
     open(&server, "for everyone", ServerSeverity::P1);
     for stream in &mut streams {
         assert_eq!(next(stream).await.unwrap().title, "for everyone");

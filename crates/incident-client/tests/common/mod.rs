@@ -39,9 +39,36 @@ pub async fn quiet<T: std::fmt::Debug>(subscription: &mut Subscription<T>) {
     }
 }
 
-/// Gives the server a moment to register subscriptions sent just now.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(150)).await;
+/// Waits until the server has `subscription` (see `Subscription::ready`).
+pub async fn live<T>(subscription: &Subscription<T>) {
+    tokio::time::timeout(WAIT, subscription.ready())
+        .await
+        .expect("the subscription to go live within the wait")
+        .expect("the subscription to go live, not end");
+}
+
+/// Waits until `condition` holds, checking every 10 ms, failing the test after [`WAIT`].
+pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the dev server sees `condition`, failing the test after [`WAIT`].
+pub async fn server_sees(
+    server: &DevServerHandle,
+    what: &str,
+    condition: impl FnMut(&DevServerHandle) -> bool,
+) {
+    assert!(
+        server.wait_for(WAIT, condition).await,
+        "timed out waiting for the server to see {what}"
+    );
 }
 
 /// Opens an incident straight in the server's store.
@@ -61,4 +88,67 @@ pub fn open(server: &DevServerHandle, title: &str, severity: Severity) -> String
         .unwrap()
         .id
         .to_string()
+}
+
+/// When a [`flapping`] server closes an acknowledged connection.
+#[derive(Debug, Clone, Copy)]
+pub enum CloseWhen {
+    /// Right after sending `connection_ack`.
+    AfterAck,
+    /// When the client sends its first message after the ack.
+    OnFirstMessage,
+}
+
+/// A hand-written graphql-transport-ws server on 127.0.0.1:0 that acknowledges every connection
+/// and then closes it with `code`. Returns its URL and a count of WebSocket connections.
+pub async fn flapping(
+    code: u16,
+    when: CloseWhen,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use futures::SinkExt;
+    use std::sync::atomic::Ordering;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/graphql/ws", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let agree = |_: &Request, mut response: Response| {
+                    response.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        "graphql-transport-ws".parse().unwrap(),
+                    );
+                    Ok(response)
+                };
+                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await else {
+                    return; // not a WebSocket (a catch-up query over HTTP, say)
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
+                // connection_init
+                if !matches!(socket.next().await, Some(Ok(Message::Text(_)))) {
+                    return;
+                }
+                let ack = Message::Text(r#"{"type":"connection_ack"}"#.into());
+                if socket.send(ack).await.is_err() {
+                    return;
+                }
+                if let CloseWhen::OnFirstMessage = when {
+                    let _ = socket.next().await;
+                }
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: "flapping".into(),
+                };
+                let _ = socket.close(Some(frame)).await;
+                while let Some(Ok(_)) = socket.next().await {}
+            });
+        }
+    });
+    (url, accepted)
 }
