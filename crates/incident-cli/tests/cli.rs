@@ -85,16 +85,19 @@ fn open(server: &DevServerHandle, title: &str, severity: Severity) {
         .unwrap();
 }
 
-/// Waits until the watcher's subscriptions have reached the server.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(700)).await;
+/// Waits until the server has the watcher's subscriptions, one to each of `fields`.
+async fn settle(server: &DevServerHandle, fields: &[&str]) {
+    let live = server
+        .wait_for(WAIT, |s| fields.iter().all(|f| s.subscribers(f) >= 1))
+        .await;
+    assert!(live, "the watcher never subscribed to {fields:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_json_prints_typed_events_and_sigint_exits_cleanly() {
     let server = DevServer::builder().start().await.unwrap();
     let mut watch = Running::start(incident(&server, &["watch", "new", "--json"]));
-    settle().await;
+    settle(&server, &["newIncidents"]).await;
     open(&server, "first", Severity::P2);
     let line = watch.json_line().await;
     assert_eq!(line["stream"], "new");
@@ -108,8 +111,11 @@ async fn watch_json_prints_typed_events_and_sigint_exits_cleanly() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.connections(), 0);
+    assert!(server.wait_for(WAIT, |s| s.connections() == 0).await);
+    assert!(
+        server.client_closes().iter().any(|(code, _)| *code == 1000),
+        "closed with 1000"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,7 +133,7 @@ async fn watch_filters_by_severity() {
             "2",
         ],
     ));
-    settle().await;
+    settle(&server, &["newIncidents"]).await;
     open(&server, "skip", Severity::P3);
     open(&server, "keep zero", Severity::P0);
     open(&server, "skip too", Severity::P4);
@@ -148,7 +154,7 @@ async fn several_kinds_share_one_connection() {
         &server,
         &["watch", "critical", "updates", "--json"],
     ));
-    settle().await;
+    settle(&server, &["criticalIncidents", "incidentUpdates"]).await;
     assert_eq!(server.connections(), 1);
     open(&server, "both", Severity::P0);
     let mut streams = vec![
@@ -173,7 +179,7 @@ async fn a_submitted_alert_is_seen_by_watch() {
         &server,
         &["watch", "critical", "alerts", "--json"],
     ));
-    settle().await;
+    settle(&server, &["criticalIncidents", "alerts"]).await;
     let submit = incident(
         &server,
         &[

@@ -72,7 +72,8 @@ enum Flow {
 
 /// How a connection attempt went.
 enum Attempt {
-    Connected(Link),
+    /// Boxed: the socket is large, and lives on the heap while it is served anyway.
+    Connected(Box<Link>),
     Failed(Error),
     Stopped,
 }
@@ -190,7 +191,7 @@ impl Supervisor {
         loop {
             tokio::select! {
                 result = &mut connecting => return match result {
-                    Ok(link) => Attempt::Connected(link),
+                    Ok(link) => Attempt::Connected(Box::new(link)),
                     Err(error) => Attempt::Failed(error),
                 },
                 wake = self.next_wake() => match self.on_wake(wake, None).await {
@@ -297,7 +298,7 @@ impl Supervisor {
     }
 
     /// Serves an acknowledged connection until it is lost or the task should end.
-    async fn serve(&mut self, mut link: Link, reconnected: bool) -> Outcome {
+    async fn serve(&mut self, mut link: Box<Link>, reconnected: bool) -> Outcome {
         self.stats.connected.store(true, Ordering::Relaxed);
         self.stats.connects.fetch_add(1, Ordering::Relaxed);
         self.last_subscribed = None;

@@ -24,6 +24,8 @@ struct Counts {
     subscribes: usize,
     subscribers: BTreeMap<String, usize>,
     client_closes: Vec<(u16, String)>,
+    frozen: usize,
+    paused: bool,
 }
 
 impl Activity {
@@ -62,6 +64,24 @@ impl Activity {
     /// A client sent a close frame.
     pub(crate) fn client_closed(&self, code: u16, reason: &str) {
         self.update(|c| c.client_closes.push((code, reason.to_owned())));
+    }
+
+    /// A connection went silent on `freeze_all`.
+    pub(crate) fn froze(&self) {
+        self.update(|c| c.frozen += 1);
+    }
+
+    /// The listener stopped (or resumed) accepting.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.update(|c| c.paused = paused);
+    }
+
+    pub(crate) fn frozen(&self) -> usize {
+        self.lock().frozen
+    }
+
+    pub(crate) fn paused(&self) -> bool {
+        self.lock().paused
     }
 
     pub(crate) fn connections(&self) -> usize {

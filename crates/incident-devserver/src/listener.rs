@@ -3,15 +3,19 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::activity::Activity;
 
 /// Accepts like a `TcpListener` except while `paused` is true, when connections wait in the
 /// kernel's backlog.
 pub struct PausableListener {
     pub(crate) inner: TcpListener,
     pub(crate) paused: watch::Receiver<bool>,
+    pub(crate) activity: Arc<Activity>,
 }
 
 impl axum::serve::Listener for PausableListener {
@@ -20,13 +24,18 @@ impl axum::serve::Listener for PausableListener {
 
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
-            while *self.paused.borrow_and_update() {
+            let paused = *self.paused.borrow_and_update();
+            self.activity.set_paused(paused);
+            if paused {
                 if self.paused.changed().await.is_err() {
                     // The server handle is gone; keep the backlog waiting until this task is aborted.
                     std::future::pending::<()>().await;
                 }
+                continue;
             }
             tokio::select! {
+                biased;
+                _ = self.paused.changed() => {}
                 accepted = self.inner.accept() => match accepted {
                     Ok(pair) => return pair,
                     Err(error) => {
@@ -34,7 +43,6 @@ impl axum::serve::Listener for PausableListener {
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
                 },
-                _ = self.paused.changed() => {}
             }
         }
     }

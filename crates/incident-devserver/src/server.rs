@@ -139,6 +139,7 @@ impl DevServerBuilder {
             PausableListener {
                 inner: listener,
                 paused: paused_rx,
+                activity: shared.activity.clone(),
             },
         );
         let demo = self
@@ -234,6 +235,17 @@ impl DevServerHandle {
         self.inner.app.shared.activity.subscribers(root_field)
     }
 
+    /// How many connections went silent on [`DevServerHandle::freeze_all`].
+    pub fn frozen_connections(&self) -> usize {
+        self.inner.app.shared.activity.frozen()
+    }
+
+    /// Whether the listener has taken [`DevServerHandle::pause_accepting`] into account and
+    /// leaves new connections in the backlog.
+    pub fn is_paused(&self) -> bool {
+        self.inner.app.shared.activity.paused()
+    }
+
     /// The close frames clients sent, code and reason, oldest first.
     pub fn client_closes(&self) -> Vec<(u16, String)> {
         self.inner.app.shared.activity.client_closes()
@@ -314,6 +326,7 @@ impl DevServerHandle {
         let listener = PausableListener {
             inner: listener,
             paused: self.inner.paused.subscribe(),
+            activity: self.inner.app.shared.activity.clone(),
         };
         *self.inner.serving.lock().await = Some(spawn_serving(self.inner.app.clone(), listener));
         tracing::info!(addr = %self.inner.addr, "dev server restarted");

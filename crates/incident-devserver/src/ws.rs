@@ -200,6 +200,7 @@ pub async fn serve(
                 }
                 Ok(Control::Freeze) => {
                     abort_all(&mut operations);
+                    shared.activity.froze();
                     // Hold the socket open, reading and writing nothing, until the server goes away.
                     loop {
                         if let Ok(Control::Drop) | Err(broadcast::error::RecvError::Closed) = controls.recv().await {

@@ -194,7 +194,7 @@ async fn a_rest_alert_becomes_an_incident_on_new_and_critical_streams() {
         json!({}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.sync().await;
     let (status, ack) = post_alert(&server, disk_alert(), true).await;
     assert_eq!(status, 200, "{ack}");
     assert_eq!(ack["status"], "Accepted");
@@ -232,12 +232,11 @@ async fn a_repeated_alert_is_a_duplicate_of_the_same_incident() {
 #[tokio::test]
 async fn alerts_outside_the_dedup_window_open_new_incidents() {
     let server = DevServer::builder()
-        .dedup_window(Duration::from_millis(50))
+        .dedup_window(Duration::ZERO)
         .start()
         .await
         .unwrap();
     let (_, first) = post_alert(&server, disk_alert(), true).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let (_, second) = post_alert(&server, disk_alert(), true).await;
     assert_eq!(second["status"], "Accepted");
     assert_ne!(second["incident_id"], first["incident_id"]);

@@ -36,14 +36,19 @@ async fn a_subscription_streams_until_the_client_completes_it() {
     let mut conn = Conn::ready(&server).await;
     conn.subscribe("s", "subscription { newIncidents { title } }", json!({}))
         .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.sync().await;
+    assert_eq!(server.subscribers("newIncidents"), 1);
     create(&server, "first", "P2").await;
     assert_eq!(
         conn.next_data("s").await,
         json!({ "newIncidents": { "title": "first" } })
     );
     conn.send(json!({ "type": "complete", "id": "s" })).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        server
+            .wait_for(WAIT, |s| s.subscribers("newIncidents") == 0)
+            .await
+    );
     create(&server, "second", "P2").await;
     conn.expect_silence(Duration::from_millis(300)).await;
 }
@@ -216,7 +221,7 @@ async fn frozen_sockets_stay_open_and_silent() {
     let server = server().await;
     let mut conn = Conn::ready(&server).await;
     server.freeze_all();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(server.wait_for(WAIT, |s| s.frozen_connections() == 1).await);
     conn.send(json!({ "type": "ping" })).await;
     conn.expect_silence(Duration::from_millis(500)).await;
     assert_eq!(server.connections(), 1);
@@ -243,7 +248,7 @@ async fn restart_keeps_the_port_and_the_data() {
 async fn paused_servers_accept_nothing_until_resumed() {
     let server = server().await;
     server.pause_accepting(true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(server.wait_for(WAIT, |s| s.is_paused()).await);
     let request = reqwest::Client::new()
         .get(format!("{}/health", server.base_url()))
         .timeout(Duration::from_millis(500))
@@ -269,7 +274,11 @@ async fn the_legacy_graphql_ws_protocol_streams_too() {
     );
     conn.send(json!({ "type": "start", "id": "old", "payload": { "query": "subscription { newIncidents { title } }" } }))
         .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        server
+            .wait_for(WAIT, |s| s.subscribers("newIncidents") == 1)
+            .await
+    );
     create(&server, "for an old client", "P1").await;
     let data = loop {
         match conn.recv().await {

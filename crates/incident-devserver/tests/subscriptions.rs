@@ -11,11 +11,6 @@ use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
 
-/// Lets the server register subscriptions before events are produced.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
 async fn update(server: &incident_devserver::DevServerHandle, id: &str, input: Value) {
     let response = http(
         server,
@@ -36,7 +31,7 @@ async fn new_incidents_filters_by_severity() {
         json!({ "s": ["P3"] }),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     create(&server, "skipped", "P1").await;
     create(&server, "kept", "P3").await;
     assert_eq!(
@@ -56,7 +51,7 @@ async fn critical_incidents_carries_only_p0_and_p1() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     create(&server, "minor", "P2").await;
     create(&server, "major", "P1").await;
     create(&server, "worst", "P0").await;
@@ -81,7 +76,7 @@ async fn incident_updates_reports_every_kind_of_change() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     let id = create(&server, "changing", "P2").await;
     update(&server, &id, json!({ "state": "TRIAGED" })).await;
     http(
@@ -128,7 +123,7 @@ async fn incident_updates_filters_by_incident_id() {
         json!({ "ids": [watched] }),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     update(&server, &other, json!({ "state": "TRIAGED" })).await;
     update(&server, &watched, json!({ "state": "TRIAGED" })).await;
     assert_eq!(
@@ -148,7 +143,7 @@ async fn incident_updates_filters_by_severity() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     create(&server, "low", "P4").await;
     create(&server, "high", "P0").await;
     assert_eq!(
@@ -169,7 +164,7 @@ async fn incident_updates_active_only_skips_closed_incidents() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     update(&server, &id, json!({ "state": "CLOSED" })).await;
     conn.expect_silence(QUIET).await;
     create(&server, "open", "P2").await;
@@ -215,7 +210,7 @@ async fn state_changes_filter_by_incident() {
         json!({ "id": watched }),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     update(&server, &other, json!({ "state": "TRIAGED" })).await;
     update(&server, &watched, json!({ "state": "INVESTIGATING" })).await;
     assert_eq!(
@@ -235,7 +230,7 @@ async fn alerts_filter_by_source() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     for source in ["pagerduty", "grafana"] {
         http(
             &server,
@@ -263,7 +258,7 @@ async fn many_subscriptions_share_one_socket() {
         json!({}),
     )
     .await;
-    settle().await;
+    conn.sync().await;
     create(&server, "both", "P0").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -294,7 +289,8 @@ async fn a_slow_subscriber_is_cut_off_without_holding_up_others() {
     let mut fast = Conn::ready(&server).await;
     fast.subscribe("fast", "subscription { newIncidents { id } }", json!({}))
         .await;
-    settle().await;
+    slow.sync().await;
+    fast.sync().await;
 
     let padding = "x".repeat(400);
     for batch in 0..EVENTS / BATCH {

@@ -119,6 +119,8 @@ pub async fn flapping(
         while let Ok((tcp, _)) = listener.accept().await {
             let counter = counter.clone();
             tokio::spawn(async move {
+                // tungstenite fixes the error type of this callback.
+                #[allow(clippy::result_large_err)]
                 let agree = |_: &Request, mut response: Response| {
                     response.headers_mut().insert(
                         "Sec-WebSocket-Protocol",

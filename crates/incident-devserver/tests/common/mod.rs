@@ -115,6 +115,14 @@ impl Conn {
         }
     }
 
+    /// Sends a `ping` and waits for its `pong`. The server handles a connection's messages in
+    /// order and answers a ping only after the subscriptions sent before it receive events, so
+    /// after this, every earlier `subscribe` is live. Expects nothing else meanwhile.
+    pub async fn sync(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        assert_eq!(self.recv().await, Frame::Json(json!({ "type": "pong" })));
+    }
+
     /// Expects nothing for `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
         if let Some(frame) = self.recv_within(wait).await {
