@@ -30,9 +30,11 @@ pub fn resolve(
 ) -> async_graphql::Result<BoxStream<'static, Item>> {
     let filter = Filter::parse(name, args)?;
     let store_shared = shared.clone();
-    // Counted from here: the receiver below gets every event published from now on.
+    let feed = events(shared);
+    // Counted only now that the feed's receiver exists: every event published from here on
+    // reaches it, which is what a test waiting for this count relies on.
     let counted = shared.activity.subscriber(name);
-    let events = events(shared).filter_map(move |event| {
+    let events = feed.filter_map(move |event| {
         let _counted = &counted;
         let out = match event {
             Err(error) => Some(Err(error)),
