@@ -322,7 +322,7 @@ pub async fn reconnect() -> Result<Duration> {
         .connect()
         .await?;
     let mut updates = client.incident_updates(UpdateFilter::default())?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    updates.ready().await?;
     let producer = {
         let server = server.clone();
         tokio::spawn(async move {
@@ -380,7 +380,9 @@ pub async fn fanout(subscribers: usize, events: usize) -> Result<Rate> {
         let client = clients.last().expect("one client per 100 subscribers");
         streams.push(client.incident_updates(UpdateFilter::default())?);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    for stream in &streams {
+        stream.ready().await?;
+    }
     let started = Instant::now();
     for _ in 0..events {
         server.store().create_incident(

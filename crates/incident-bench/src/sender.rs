@@ -6,11 +6,13 @@
 //! - `/rate/R/N`: N frames at R a second, each carrying its send time (Unix nanoseconds) in the title;
 //! - `/idle`: nothing (for memory measurements).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
@@ -25,8 +27,8 @@ const TIME_DIGITS: usize = 20;
 pub async fn run() -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
-    let frames: std::sync::Arc<Vec<String>> =
-        std::sync::Arc::new((0..DISTINCT).map(|n| incident_frame(n, "flood")).collect());
+    let frames: Arc<Vec<String>> =
+        Arc::new((0..DISTINCT).map(|n| incident_frame(n, "flood")).collect());
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(serve(stream, frames.clone()));
@@ -34,7 +36,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 #[allow(clippy::result_large_err)] // tungstenite's handshake callback returns its large error type.
-async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow::Result<()> {
+async fn serve(stream: TcpStream, frames: Arc<Vec<String>>) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let mut path = String::new();
     let socket =
@@ -47,12 +49,16 @@ async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow
             Ok(response)
         })
         .await?;
-    let (mut sink, mut source) = socket.split();
-    let parts: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(str::to_owned)
-        .collect();
+    let (sink, mut source) = socket.split();
+    // Shared with the streaming tasks, so this loop keeps reading and answers pings while a
+    // subscription streams (the client pings right after subscribing).
+    let sink = Arc::new(Mutex::new(sink));
+    let parts: Arc<Vec<String>> = Arc::new(
+        path.trim_matches('/')
+            .split('/')
+            .map(str::to_owned)
+            .collect(),
+    );
     while let Some(message) = source.next().await {
         let Message::Text(text) = message? else {
             continue;
@@ -60,79 +66,88 @@ async fn serve(stream: TcpStream, frames: std::sync::Arc<Vec<String>>) -> anyhow
         let message: Value = serde_json::from_str(&text)?;
         match message["type"].as_str() {
             Some("connection_init") => {
-                sink.send(Message::Text(
-                    json!({ "type": "connection_ack" }).to_string().into(),
-                ))
-                .await?
+                let ack = json!({ "type": "connection_ack" }).to_string();
+                sink.lock().await.send(Message::Text(ack.into())).await?
             }
             Some("ping") => {
-                sink.send(Message::Text(json!({ "type": "pong" }).to_string().into()))
-                    .await?
+                let pong = json!({ "type": "pong" }).to_string();
+                sink.lock().await.send(Message::Text(pong.into())).await?
             }
             Some("subscribe") => {
                 let id = message["id"].as_str().unwrap_or_default().to_owned();
-                match parts.first().map(String::as_str) {
-                    Some("flood") => {
-                        let count: usize =
-                            parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
-                        // Encode every frame for this subscription before sending, so the
-                        // flood itself is only copying bytes into the socket.
-                        let own_id = format!("\"id\":\"{id}\"");
-                        let encoded: Vec<tokio_tungstenite::tungstenite::Utf8Bytes> = frames
-                            .iter()
-                            .map(|frame| frame.replacen("\"id\":\"SUB\"", &own_id, 1).into())
-                            .collect();
-                        for n in 0..count {
-                            sink.feed(Message::Text(encoded[n % DISTINCT].clone()))
-                                .await?;
-                        }
-                        sink.send(Message::Text(
-                            json!({ "type": "complete", "id": id }).to_string().into(),
-                        ))
-                        .await?;
+                let (sink, parts, frames) = (sink.clone(), parts.clone(), frames.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = stream_frames(&sink, &parts, &frames, &id).await {
+                        eprintln!("sender: subscription {id}: {error}");
                     }
-                    Some("rate") => {
-                        let rate: f64 = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000.0);
-                        let count: usize =
-                            parts.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
-                        // Encoded up front with a fixed-width placeholder for the send time, so
-                        // the time is written into the frame just before the write.
-                        let own_id = format!("\"id\":\"{id}\"");
-                        let placeholder = format!("t={}", "0".repeat(TIME_DIGITS));
-                        let templates: Vec<(String, usize)> = (0..count.min(DISTINCT))
-                            .map(|n| {
-                                let frame = incident_frame(n, &placeholder).replacen(
-                                    "\"id\":\"SUB\"",
-                                    &own_id,
-                                    1,
-                                );
-                                let at = frame.find(&placeholder).expect("the placeholder") + 2;
-                                (frame, at)
-                            })
-                            .collect();
-                        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                        for n in 0..count {
-                            tick.tick().await;
-                            let (template, at) = &templates[n % templates.len()];
-                            let mut frame = template.clone();
-                            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-                            frame.replace_range(
-                                *at..at + TIME_DIGITS,
-                                &format!("{now:0TIME_DIGITS$}"),
-                            );
-                            sink.send(Message::Text(frame.into())).await?;
-                        }
-                        sink.send(Message::Text(
-                            json!({ "type": "complete", "id": id }).to_string().into(),
-                        ))
-                        .await?;
-                    }
-                    _ => {}
-                }
+                });
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+type Sink =
+    Mutex<futures::stream::SplitSink<tokio_tungstenite::WebSocketStream<TcpStream>, Message>>;
+
+/// Streams one subscription's frames as the path says, then `complete`.
+async fn stream_frames(
+    sink: &Sink,
+    parts: &[String],
+    frames: &[String],
+    id: &str,
+) -> anyhow::Result<()> {
+    let complete = || Message::Text(json!({ "type": "complete", "id": id }).to_string().into());
+    match parts.first().map(String::as_str) {
+        Some("flood") => {
+            let count: usize = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+            // Encode every frame for this subscription before sending, so the flood itself is
+            // only copying bytes into the socket.
+            let own_id = format!("\"id\":\"{id}\"");
+            let encoded: Vec<tokio_tungstenite::tungstenite::Utf8Bytes> = frames
+                .iter()
+                .map(|frame| frame.replacen("\"id\":\"SUB\"", &own_id, 1).into())
+                .collect();
+            // The lock is taken per batch, so a pong waits for at most one batch.
+            for batch in (0..count).collect::<Vec<_>>().chunks(256) {
+                let mut sink = sink.lock().await;
+                for n in batch {
+                    sink.feed(Message::Text(encoded[n % DISTINCT].clone()))
+                        .await?;
+                }
+                sink.flush().await?;
+            }
+            sink.lock().await.send(complete()).await?;
+        }
+        Some("rate") => {
+            let rate: f64 = parts.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000.0);
+            let count: usize = parts.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+            // Encoded up front with a fixed-width placeholder for the send time, so the time is
+            // written into the frame just before the write.
+            let own_id = format!("\"id\":\"{id}\"");
+            let placeholder = format!("t={}", "0".repeat(TIME_DIGITS));
+            let templates: Vec<(String, usize)> = (0..count.min(DISTINCT))
+                .map(|n| {
+                    let frame =
+                        incident_frame(n, &placeholder).replacen("\"id\":\"SUB\"", &own_id, 1);
+                    let at = frame.find(&placeholder).expect("the placeholder") + 2;
+                    (frame, at)
+                })
+                .collect();
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            for n in 0..count {
+                tick.tick().await;
+                let (template, at) = &templates[n % templates.len()];
+                let mut frame = template.clone();
+                let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+                frame.replace_range(*at..at + TIME_DIGITS, &format!("{now:0TIME_DIGITS$}"));
+                sink.lock().await.send(Message::Text(frame.into())).await?;
+            }
+            sink.lock().await.send(complete()).await?;
+        }
+        _ => {}
     }
     Ok(())
 }
