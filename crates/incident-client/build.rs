@@ -1,10 +1,10 @@
-//! Registers the project schema with cynic, so the derives in this crate are checked against it.
+//! Registers the schema with cynic, so the derives in this crate are checked against it.
 
 fn main() {
-    println!("cargo::rerun-if-changed=../../schema/incident-manager.graphql");
+    // The same line a user's build script has: the SDL ships inside incident-schema.
     cynic_codegen::register_schema("incident_manager")
-        .from_sdl_file("../../schema/incident-manager.graphql")
-        .expect("schema/incident-manager.graphql is readable")
+        .from_sdl(incident_schema::SDL)
+        .expect("incident_schema::SDL is valid SDL")
         .as_default()
-        .expect("schema/incident-manager.graphql is valid SDL");
+        .expect("the schema registers");
 }

@@ -1,10 +1,12 @@
-//! Registers the project schema with cynic, so this crate's derives are checked against it.
+//! Registers the schema with cynic, so this crate's derives are checked against it. The SDL is
+//! the crate's own copy (`incident-manager.graphql`, written by `cargo xtask codegen` from
+//! `schema/incident-manager.graphql`), so the crate builds the same once packaged.
 
 fn main() {
-    println!("cargo::rerun-if-changed=../../schema/incident-manager.graphql");
+    println!("cargo::rerun-if-changed=incident-manager.graphql");
     cynic_codegen::register_schema("incident_manager")
-        .from_sdl_file("../../schema/incident-manager.graphql")
-        .expect("schema/incident-manager.graphql is readable")
+        .from_sdl_file("incident-manager.graphql")
+        .expect("incident-manager.graphql is readable")
         .as_default()
-        .expect("schema/incident-manager.graphql is valid SDL");
+        .expect("incident-manager.graphql is valid SDL");
 }

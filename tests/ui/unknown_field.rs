@@ -2,7 +2,7 @@
 use incident_schema::schema;
 
 #[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "Incident", schema_path = "../../../../schema/incident-manager.graphql")]
+#[cynic(graphql_type = "Incident", schema_path = "incident-manager.graphql")]
 struct IncidentSummary {
     title: String,
     priority: String,

@@ -2,7 +2,7 @@
 use incident_schema::schema;
 
 #[derive(cynic::Enum, Clone, Copy, Debug)]
-#[cynic(graphql_type = "Severity", schema_path = "../../../../schema/incident-manager.graphql")]
+#[cynic(graphql_type = "Severity", schema_path = "incident-manager.graphql")]
 enum Severity {
     P0,
     P1,

@@ -7,7 +7,7 @@ struct NewIncidentsVariables {
 }
 
 #[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "Incident", schema_path = "../../../../schema/incident-manager.graphql")]
+#[cynic(graphql_type = "Incident", schema_path = "incident-manager.graphql")]
 struct IncidentTitle {
     title: String,
 }
@@ -16,7 +16,7 @@ struct IncidentTitle {
 #[cynic(
     graphql_type = "SubscriptionRoot",
     variables = "NewIncidentsVariables",
-    schema_path = "../../../../schema/incident-manager.graphql"
+    schema_path = "incident-manager.graphql"
 )]
 struct NewIncidents {
     #[arguments(severities: $severities)]

@@ -1,39 +1,36 @@
-//! `cargo xtask codegen`: the committed, generated Rust.
+//! `cargo xtask codegen`: the committed, generated Rust, by a thin call into `incident-codegen`
+//! (the library `incident codegen` and users' build scripts run too).
 //!
 //! Inputs: `schema/incident-manager.graphql` and `crates/incident-client/graphql/*.graphql`.
-//! Outputs (all under a `src/generated/` folder, each starting with a header naming this command):
+//! Outputs, each starting with a header naming its inputs:
 //! - `crates/incident-schema/src/generated/enums.rs`: every schema enum, with a fallback variant;
 //! - `crates/incident-schema/src/generated/inputs.rs`: every input object;
-//! - `crates/incident-client/src/generated/{fragments,queries,mutations,subscriptions}.rs`: the
-//!   operations, turned into cynic `QueryFragment`/`QueryVariables` structs by cynic-querygen.
+//! - `crates/incident-schema/incident-manager.graphql`: a byte-identical copy of the schema, which
+//!   the crate ships as `incident_schema::SDL`;
+//! - `crates/incident-client/src/generated/operations.rs`: the SDK's operations as cynic
+//!   `QueryFragment`/`QueryVariables` structs, byte for byte what
+//!   `incident codegen --documents crates/incident-client/graphql` writes.
 //!
 //! Output is deterministic: it depends only on the inputs, is sorted where order is free, and is
 //! formatted by rustfmt.
-
-mod format;
-mod operations;
-mod schema_types;
-mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident_sdl::Schema;
+use incident_codegen::Documents;
+pub use incident_codegen::GeneratedFile;
 
 /// The project schema, relative to the workspace root.
 pub const SCHEMA_PATH: &str = "schema/incident-manager.graphql";
+/// incident-schema's copy of the schema, relative to the workspace root.
+pub const SCHEMA_COPY_PATH: &str = "crates/incident-schema/incident-manager.graphql";
 /// The operation documents' folder, relative to the workspace root.
 pub const OPERATIONS_DIR: &str = "crates/incident-client/graphql";
-
-/// One file that codegen writes.
-#[derive(Debug)]
-pub struct GeneratedFile {
-    /// Path relative to the workspace root.
-    pub path: PathBuf,
-    /// Full contents.
-    pub contents: String,
-}
+/// The SDK's generated operations, relative to the workspace root.
+pub const OPERATIONS_PATH: &str = "crates/incident-client/src/generated/operations.rs";
+/// Where incident-schema's enums and inputs go, relative to the workspace root.
+const SCHEMA_TYPES_DIR: &str = "crates/incident-schema/src/generated";
 
 /// Generates every file from the schema and documents under `root`.
 pub fn generate(root: &Path) -> Result<Vec<GeneratedFile>> {
@@ -44,10 +41,23 @@ pub fn generate(root: &Path) -> Result<Vec<GeneratedFile>> {
 pub fn generate_from(root: &Path, schema_path: &Path) -> Result<Vec<GeneratedFile>> {
     let sdl = std::fs::read_to_string(schema_path)
         .with_context(|| format!("reading {}", schema_path.display()))?;
-    let schema =
-        Schema::parse(&sdl).with_context(|| format!("parsing {}", schema_path.display()))?;
-    let mut files = schema_types::generate(&schema)?;
-    files.extend(operations::generate(root, &sdl, &schema)?);
+    let mut files: Vec<GeneratedFile> = incident_codegen::schema_types(&sdl, SCHEMA_PATH)?
+        .into_iter()
+        .map(|file| GeneratedFile {
+            path: Path::new(SCHEMA_TYPES_DIR).join(file.path),
+            contents: file.contents,
+        })
+        .collect();
+    let documents = Documents::read(root.join(OPERATIONS_DIR))?.with_label(OPERATIONS_DIR);
+    files.push(GeneratedFile {
+        path: PathBuf::from(OPERATIONS_PATH),
+        contents: incident_codegen::module(&sdl, &documents)?,
+    });
+    // The copy must be byte-identical, and lives in the crate so it still builds once packaged.
+    files.push(GeneratedFile {
+        path: PathBuf::from(SCHEMA_COPY_PATH),
+        contents: sdl,
+    });
     Ok(files)
 }
 
@@ -92,12 +102,7 @@ pub fn write_files(root: &Path, files: &[GeneratedFile]) -> Result<()> {
 pub fn stale_files(root: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
     files
         .iter()
-        .filter(|file| {
-            std::fs::read_to_string(root.join(&file.path))
-                .ok()
-                .as_deref()
-                != Some(&file.contents)
-        })
+        .filter(|file| !incident_codegen::is_fresh(&root.join(&file.path), &file.contents))
         .map(|file| file.path.clone())
         .collect()
 }

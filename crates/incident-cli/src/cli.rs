@@ -15,7 +15,8 @@ pub struct Cli {
 /// Connection settings, shared by every command that talks to a server.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// WebSocket endpoint. Without it, `watch` starts an embedded dev server.
+    /// WebSocket endpoint. Without it, `watch` starts an embedded dev server (when built with
+    /// the `devserver` feature, the default).
     #[arg(long, global = true, env = "WS_URL")]
     pub ws_url: Option<String>,
     /// HTTP GraphQL endpoint (default: derived from the WebSocket URL).
@@ -34,15 +35,36 @@ pub enum Command {
     /// Stream events as they happen (several kinds at once share one connection).
     Watch(WatchArgs),
     /// Start an embedded dev server with demo traffic and watch it.
+    #[cfg(feature = "devserver")]
     Demo(DemoArgs),
     /// Submit alerts over REST.
     Alert(AlertArgs),
     /// List, show, resolve and comment on incidents over GraphQL.
     Incidents(IncidentsArgs),
+    /// Generate typed Rust for your own GraphQL documents.
+    Codegen(CodegenArgs),
     /// Run the dev server.
+    #[cfg(feature = "devserver")]
     Serve(ServeArgs),
     /// Mint tokens for a dev server.
+    #[cfg(feature = "devserver")]
     Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CodegenArgs {
+    /// The folder of `.graphql` documents (named operations and fragments).
+    #[arg(long, value_name = "DIR")]
+    pub documents: std::path::PathBuf,
+    /// The Rust module to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: std::path::PathBuf,
+    /// Write nothing; exit 1 if FILE is not what generation would write.
+    #[arg(long)]
+    pub check: bool,
+    /// The schema's SDL (default: the schema this binary was built with).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<std::path::PathBuf>,
 }
 
 /// A subscription to watch.
@@ -97,6 +119,7 @@ pub struct Output {
     pub limit: Option<usize>,
 }
 
+#[cfg(feature = "devserver")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Demo alerts per second.
@@ -212,6 +235,7 @@ pub enum IncidentsCommand {
     },
 }
 
+#[cfg(feature = "devserver")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -233,12 +257,14 @@ pub struct ServeArgs {
     pub no_auth: bool,
 }
 
+#[cfg(feature = "devserver")]
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     #[command(subcommand)]
     pub command: TokenCommand,
 }
 
+#[cfg(feature = "devserver")]
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print a token signed with the secret.

@@ -8,10 +8,9 @@ use incident_client::inputs::{IncidentFilterInput, PaginationInput, ResolveIncid
 use incident_client::operations::*;
 use incident_client::{AlertSubmission, IncidentClient};
 
-use crate::cli::{
-    AlertArgs, AlertCommand, Global, IncidentsArgs, IncidentsCommand, ServeArgs, TokenArgs,
-    TokenCommand,
-};
+use crate::cli::{AlertArgs, AlertCommand, Global, IncidentsArgs, IncidentsCommand};
+#[cfg(feature = "devserver")]
+use crate::cli::{ServeArgs, TokenArgs, TokenCommand};
 use crate::exit::{UsageError, parse};
 
 async fn client(global: &Global) -> Result<IncidentClient> {
@@ -197,6 +196,7 @@ pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
 }
 
 /// `incident serve`: the dev server in the foreground.
+#[cfg(feature = "devserver")]
 pub async fn serve(args: ServeArgs) -> Result<()> {
     let mut builder = incident_devserver::DevServer::builder().addr(args.addr);
     match (args.jwt_secret, args.no_auth) {
@@ -221,6 +221,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// `incident token mint`.
+#[cfg(feature = "devserver")]
 pub fn token(args: TokenArgs) -> Result<()> {
     let TokenCommand::Mint {
         sub,

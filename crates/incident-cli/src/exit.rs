@@ -32,6 +32,7 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         Some(Error::InvalidUrl { .. }) => USAGE,
         Some(
             Error::Connect { .. }
+            | Error::ConnectionLost { .. }
             | Error::AckTimeout(_)
             | Error::RetriesExhausted { .. }
             | Error::Http(_),

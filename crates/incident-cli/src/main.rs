@@ -4,7 +4,10 @@
 //! 3 connection failure, 4 authentication failure.
 
 mod cli;
+mod codegen;
 mod commands;
+#[cfg(feature = "devserver")]
+mod embedded;
 mod exit;
 mod render;
 mod watch;
@@ -21,10 +24,14 @@ async fn main() -> ExitCode {
     init_logging(&cli.global.log_level);
     let result = match cli.command {
         Command::Watch(args) => watch::run(&cli.global, args).await,
-        Command::Demo(args) => watch::demo(&cli.global, args).await,
+        #[cfg(feature = "devserver")]
+        Command::Demo(args) => embedded::demo(&cli.global, args).await,
         Command::Alert(args) => commands::alert(&cli.global, args).await,
         Command::Incidents(args) => commands::incidents(&cli.global, args).await,
+        Command::Codegen(args) => codegen::run(&args),
+        #[cfg(feature = "devserver")]
         Command::Serve(args) => commands::serve(args).await,
+        #[cfg(feature = "devserver")]
         Command::Token(args) => commands::token(args),
     };
     match result {

@@ -1,19 +1,17 @@
 //! `incident watch` and `incident demo`.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{Error, IncidentClient, Severity, UpdateFilter, Uuid};
-use incident_devserver::{DevServer, DevServerHandle};
 
-use crate::cli::{DemoArgs, Global, Output, StreamKind, WatchArgs};
+use crate::cli::{Global, Output, StreamKind, WatchArgs};
 use crate::exit::parse;
 use crate::render::{self, Rendered};
 
 type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>)>;
 
-/// `incident watch`: connect to `--ws-url`, or to an embedded dev server when none is given.
+/// `incident watch`: connect to `--ws-url`, or to an embedded dev server when none is given
+/// (with the `devserver` feature; without it, a URL is required).
 pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     let kinds = if args.kinds.is_empty() {
         vec![StreamKind::New]
@@ -23,67 +21,34 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     let (client, server) = match &global.ws_url {
         Some(url) => (connect(global, url, global.token.clone()).await?, None),
         None => {
-            eprintln!(
-                "WS_URL is not set: starting an embedded dev server with demo traffic (use --ws-url for a real server)"
-            );
-            let (client, server) = embedded(2.0).await?;
+            let (client, server) = embedded_for_watch().await?;
             (client, Some(server))
         }
     };
     let streams = subscribe(&client, &kinds, &args)?;
     stream_until_done(&client, streams, &args.output).await?;
+    #[cfg(feature = "devserver")]
     if let Some(server) = server {
         server.shutdown().await;
     }
+    #[cfg(not(feature = "devserver"))]
+    let _ = server;
     Ok(())
 }
 
-/// `incident demo`: an embedded dev server with demo traffic, watched through the typed client.
-pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
+#[cfg(feature = "devserver")]
+async fn embedded_for_watch() -> Result<(IncidentClient, incident_devserver::DevServerHandle)> {
     eprintln!(
-        "starting an embedded dev server with {} demo alert(s) a second; Ctrl-C to stop",
-        args.rate
+        "WS_URL is not set: starting an embedded dev server with demo traffic (use --ws-url for a real server)"
     );
-    let (client, server) = embedded(args.rate).await?;
-    eprintln!(
-        "server: {}  (watching critical, new and state-changes)",
-        server.ws_url()
-    );
-    let watch = WatchArgs {
-        kinds: vec![
-            StreamKind::Critical,
-            StreamKind::New,
-            StreamKind::StateChanges,
-        ],
-        filters: crate::cli::Filters {
-            severities: vec![],
-            incidents: vec![],
-            active_only: false,
-            sources: vec![],
-        },
-        output: Output {
-            json: args.output.json,
-            limit: args.output.limit,
-        },
-    };
-    let streams = subscribe(&client, &watch.kinds, &watch)?;
-    stream_until_done(&client, streams, &args.output).await?;
-    server.shutdown().await;
-    Ok(())
+    crate::embedded::start(2.0).await
 }
 
-async fn embedded(rate: f64) -> Result<(IncidentClient, DevServerHandle)> {
-    let server = DevServer::builder()
-        .demo_traffic(rate)
-        .start()
-        .await
-        .context("starting the embedded dev server")?;
-    let token = server.mint_token("incident-cli", Duration::from_secs(24 * 3600));
-    let client = IncidentClient::builder(server.ws_url())
-        .token(token)
-        .connect()
-        .await?;
-    Ok((client, server))
+#[cfg(not(feature = "devserver"))]
+async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallible)> {
+    anyhow::bail!(crate::exit::UsageError(
+        "set WS_URL or --ws-url to the server (this build has no embedded dev server: it was built without the `devserver` feature)".into()
+    ))
 }
 
 /// A client for `url` with the global settings.
@@ -101,7 +66,7 @@ pub async fn connect(global: &Global, url: &str, token: Option<String>) -> Resul
         .with_context(|| format!("connecting to {url}"))
 }
 
-fn subscribe(
+pub(crate) fn subscribe(
     client: &IncidentClient,
     kinds: &[StreamKind],
     args: &WatchArgs,
@@ -162,7 +127,7 @@ fn subscribe(
 }
 
 /// Prints events until the limit, a signal, or a stream's fatal error.
-async fn stream_until_done(
+pub(crate) async fn stream_until_done(
     client: &IncidentClient,
     mut streams: SelectAll<Events>,
     output: &Output,

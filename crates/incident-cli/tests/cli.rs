@@ -311,6 +311,7 @@ async fn incidents_can_be_listed_commented_and_resolved() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg(feature = "devserver")]
 async fn demo_streams_live_incidents_without_any_setup() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_incident"));
     command
@@ -342,6 +343,7 @@ async fn demo_streams_live_incidents_without_any_setup() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg(feature = "devserver")]
 async fn tokens_minted_by_the_cli_are_accepted() {
     let server = DevServer::builder()
         .jwt_secret("cli-secret")
@@ -371,4 +373,79 @@ async fn tokens_minted_by_the_cli_are_accepted() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// The workspace root, where the SDK's own documents and generated code live.
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn codegen(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_incident"))
+        .arg("codegen")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn codegen_writes_what_the_xtask_writes_for_the_sdk_documents() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("operations.rs");
+    let file_arg = file.to_str().unwrap();
+    let documents = "crates/incident-client/graphql";
+    let written = codegen(
+        &["--documents", documents, "--out", file_arg],
+        &workspace_root(),
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let committed = std::fs::read_to_string(
+        workspace_root().join("crates/incident-client/src/generated/operations.rs"),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&file).unwrap() == committed,
+        "`incident codegen` and `cargo xtask codegen` differ"
+    );
+    let check = codegen(
+        &["--documents", documents, "--out", file_arg, "--check"],
+        &workspace_root(),
+    );
+    assert_eq!(check.status.code(), Some(0));
+    std::fs::write(&file, "// edited by hand\n").unwrap();
+    let stale = codegen(
+        &["--documents", documents, "--out", file_arg, "--check"],
+        &workspace_root(),
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("is stale"));
+}
+
+#[test]
+fn codegen_names_the_document_operation_and_missing_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("graphql")).unwrap();
+    std::fs::write(
+        dir.path().join("graphql/pager.graphql"),
+        "subscription Pager { criticalIncidents { id title pagerDuty } }\n",
+    )
+    .unwrap();
+    let output = codegen(&["--documents", "graphql", "--out", "ops.rs"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "graphql/pager.graphql: operation Pager: field `pagerDuty` does not exist on type `Incident`"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("ops.rs").exists());
 }

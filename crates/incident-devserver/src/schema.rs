@@ -16,7 +16,7 @@ use incident_sdl::TypeKind;
 use crate::{resolvers, state::Shared, subscriptions};
 
 /// The SDL the server serves, embedded at build time.
-pub const SDL: &str = include_str!("../../../schema/incident-manager.graphql");
+pub const SDL: &str = incident_schema::SDL;
 
 /// The server's limits, as the real Incident Manager enforces them.
 pub const MAX_DEPTH: usize = 10;

@@ -1,6 +1,6 @@
 //! The Incident Manager GraphQL schema, registered with [cynic].
 //!
-//! This crate is the compile-time view of `schema/incident-manager.graphql`:
+//! This crate is the compile-time view of `schema/incident-manager.graphql`, which it ships as [`SDL`]:
 //!
 //! - [`schema`]: cynic's schema module. Fragments derived against it are checked against the SDL
 //!   when they compile, so a field the server does not have, or a variable of the wrong type, is a
@@ -31,6 +31,20 @@ mod scalars;
 #[cynic::schema("incident_manager")]
 #[allow(missing_docs, missing_debug_implementations)]
 pub mod schema {}
+
+/// The schema's SDL, exactly `schema/incident-manager.graphql` of the SDK's repository. A crate
+/// with its own operations registers it for cynic's derives in its `build.rs`:
+///
+/// ```no_run
+/// // build.rs
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     cynic_codegen::register_schema("incident_manager")
+///         .from_sdl(incident_schema::SDL)?
+///         .as_default()?;
+///     Ok(())
+/// }
+/// ```
+pub const SDL: &str = include_str!("../incident-manager.graphql");
 
 pub use crate::{
     error::UnknownEnumValue,

@@ -13,7 +13,7 @@ fn check(old: &str, new: &str, expected: &[&str]) {
 
 #[test]
 fn identical_schemas_have_no_changes() {
-    let sdl = include_str!("../../../../schema/incident-manager.graphql");
+    let sdl = incident_schema::SDL;
     check(sdl, sdl, &[]);
 }
 

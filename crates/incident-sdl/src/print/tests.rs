@@ -2,7 +2,7 @@ use crate::Schema;
 
 #[test]
 fn the_project_schema_is_in_normal_form() {
-    let sdl = include_str!("../../../../schema/incident-manager.graphql");
+    let sdl = incident_schema::SDL;
     let printed = Schema::parse(sdl).unwrap().to_sdl();
     pretty_assertions::assert_eq!(printed, sdl);
 }

@@ -7,10 +7,10 @@ use incident_sdl::{InputValue, Schema, TypeKind, TypeRef};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{GeneratedFile, SCHEMA_PATH, format};
+use crate::{GeneratedFile, format};
 
-/// `enums.rs` and `inputs.rs` for `crates/incident-schema/src/generated/`.
-pub fn generate(schema: &Schema) -> Result<Vec<GeneratedFile>> {
+/// `enums.rs` and `inputs.rs` for `incident-schema`'s `src/generated/`.
+pub(crate) fn generate(schema: &Schema, schema_label: &str) -> Result<Vec<GeneratedFile>> {
     let mut enums = TokenStream::new();
     let mut inputs = TokenStream::new();
     for ty in schema.types.values() {
@@ -41,15 +41,15 @@ pub fn generate(schema: &Schema) -> Result<Vec<GeneratedFile>> {
         use super::enums::*;
         #inputs
     })?;
-    let dir = PathBuf::from("crates/incident-schema/src/generated");
+    let label = format!("`{schema_label}`");
     Ok(vec![
         GeneratedFile {
-            path: dir.join("enums.rs"),
-            contents: format::render(&enums_file, SCHEMA_PATH)?,
+            path: PathBuf::from("enums.rs"),
+            contents: format::render(&enums_file, &label)?,
         },
         GeneratedFile {
-            path: dir.join("inputs.rs"),
-            contents: format::render(&inputs_file, SCHEMA_PATH)?,
+            path: PathBuf::from("inputs.rs"),
+            contents: format::render(&inputs_file, &label)?,
         },
     ])
 }
@@ -258,7 +258,7 @@ fn default_expr(schema: &Schema, ty: &TypeRef, default: &str) -> Option<TokenStr
 }
 
 /// `RATE_LIMITED` to `RateLimited`, `P0` to `P0`.
-pub fn pascal_case(name: &str) -> String {
+pub(crate) fn pascal_case(name: &str) -> String {
     name.split('_')
         .filter(|part| !part.is_empty())
         .map(|part| {
@@ -272,7 +272,7 @@ pub fn pascal_case(name: &str) -> String {
 }
 
 /// `pageSize` to `page_size`.
-pub fn snake_case(name: &str) -> String {
+pub(crate) fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_ascii_uppercase() {

@@ -1,51 +1,28 @@
-//! The SDK's operations, from `crates/incident-client/graphql/*.graphql` to cynic structs.
+//! Operation documents to one module of cynic structs.
 //!
 //! All documents are generated together by cynic-querygen, so shared fragments become one struct.
 //! The output is then reshaped: enums, input objects and scalars are dropped in favour of
 //! `incident-schema`'s (which keep unknown enum values), scalar names are mapped to the SDK's types,
-//! structs gain `Clone`, `PartialEq` and `serde::Serialize` (camelCase, like the wire), every item
-//! gets docs from the schema, and items are routed to one file per document.
-
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+//! structs gain `Clone`, `PartialEq` and `serde::Serialize` (camelCase, like the wire), and every
+//! item gets docs from the schema. Items are sorted by name, so the output depends only on the
+//! inputs.
 
 use anyhow::{Context, Result, bail};
-use cynic_parser::executable::ExecutableDefinition;
 use incident_sdl::{Schema, TypeKind};
 use syn::visit_mut::VisitMut;
 
-use super::schema_types::snake_case;
-use super::{GeneratedFile, OPERATIONS_DIR, format};
+use crate::schema_types::snake_case;
+use crate::{Documents, format};
 
-const GENERATED_DIR: &str = "crates/incident-client/src/generated";
 const ROOT_TYPES: [&str; 3] = ["QueryRoot", "MutationRoot", "SubscriptionRoot"];
 
-/// One generated file per operation document, plus `mod.rs`.
-pub fn generate(root: &Path, sdl: &str, schema: &Schema) -> Result<Vec<GeneratedFile>> {
-    let documents = read_documents(&root.join(OPERATIONS_DIR))?;
-    let mut operation_file = BTreeMap::new();
-    let mut combined = String::new();
-    for (stem, text) in &documents {
-        let document = cynic_parser::parse_executable_document(text)
-            .map_err(|e| anyhow::anyhow!("{OPERATIONS_DIR}/{stem}.graphql does not parse: {e}"))?;
-        for definition in document.definitions() {
-            if let ExecutableDefinition::Operation(op) = definition {
-                let Some(name) = op.name() else {
-                    bail!("{OPERATIONS_DIR}/{stem}.graphql has an unnamed operation");
-                };
-                if operation_file
-                    .insert(name.to_owned(), stem.clone())
-                    .is_some()
-                {
-                    bail!("operation {name} is defined twice");
-                }
-            }
-        }
-        combined.push_str(text);
-        combined.push('\n');
-    }
-
-    super::validate::check(&documents, schema)?;
+/// The module for every operation in `documents`.
+pub(crate) fn module(sdl: &str, schema: &Schema, documents: &Documents) -> Result<String> {
+    crate::validate::check(documents, schema)?;
+    let combined: String = documents
+        .iter()
+        .map(|(_, text)| format!("{text}\n"))
+        .collect();
     let generator = cynic_querygen::Generator::new(sdl)
         .context("cynic-querygen could not read the schema")?
         .with_schema_name("incident_manager");
@@ -55,8 +32,7 @@ pub fn generate(root: &Path, sdl: &str, schema: &Schema) -> Result<Vec<Generated
     let output: syn::File =
         syn::parse_file(&rust).context("cynic-querygen wrote unparsable Rust")?;
 
-    let mut routed: BTreeMap<String, Vec<syn::Item>> =
-        documents.keys().map(|k| (k.clone(), Vec::new())).collect();
+    let mut items = Vec::new();
     for item in output.items {
         let syn::Item::Struct(mut item) = item else {
             // Enums come from incident-schema, which keeps unknown values.
@@ -69,82 +45,30 @@ pub fn generate(root: &Path, sdl: &str, schema: &Schema) -> Result<Vec<Generated
         let graphql_type =
             cynic_arg(&item, "graphql_type").unwrap_or_else(|| item.ident.to_string());
         let name = item.ident.to_string();
-        let file = if derives.iter().any(|d| d == "QueryVariables") {
+        if derives.iter().any(|d| d == "QueryVariables") {
             let operation = name.trim_end_matches("Variables");
             document_variables(&mut item, operation);
             // The client keeps variables to resubscribe after a reconnect, so they must be owned.
             item.generics = syn::Generics::default();
             OwnedVariables.visit_item_struct_mut(&mut item);
-            operation_file.get(operation).cloned()
         } else if ROOT_TYPES.contains(&graphql_type.as_str()) {
             document_fragment(&mut item, schema, &graphql_type, Some(&name))?;
-            operation_file.get(&name).cloned()
         } else {
             document_fragment(&mut item, schema, &graphql_type, None)?;
-            Some("fragments".to_owned())
-        };
-        let Some(file) = file else {
-            bail!("cannot tell which document the generated struct {name} belongs to");
-        };
-        MapScalars.visit_item_struct_mut(&mut item);
-        routed
-            .entry(file)
-            .or_default()
-            .push(syn::Item::Struct(item));
-    }
-
-    let mut files = Vec::new();
-    let mut module_lines = Vec::new();
-    for (stem, mut items) in routed {
-        items.sort_by_key(|item| match item {
-            syn::Item::Struct(s) => s.ident.to_string(),
-            _ => String::new(),
-        });
-        let module = syn::Ident::new(&stem, proc_macro2::Span::call_site());
-        let doc = format!(" Structs for `{OPERATIONS_DIR}/{stem}.graphql`.");
-        let file: syn::File = syn::parse2(quote::quote! {
-            #![doc = #doc]
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use crate::schema;
-            #[allow(unused_imports)]
-            use incident_schema::{JsonObject, Timestamp, Uuid, enums::*, inputs::*};
-            #(#items)*
-        })?;
-        let inputs = format!("{OPERATIONS_DIR}/{stem}.graphql and {}", super::SCHEMA_PATH);
-        files.push(GeneratedFile {
-            path: PathBuf::from(GENERATED_DIR).join(format!("{stem}.rs")),
-            contents: format::render(&file, &inputs)?,
-        });
-        module_lines.push(quote::quote! { mod #module; pub use #module::*; });
-    }
-    let module: syn::File = syn::parse2(quote::quote! {
-        //! The SDK's operations as cynic structs, one file per document in `graphql/`.
-        #(#module_lines)*
-    })?;
-    files.push(GeneratedFile {
-        path: PathBuf::from(GENERATED_DIR).join("mod.rs"),
-        contents: format::render(&module, &format!("{OPERATIONS_DIR}/*.graphql"))?,
-    });
-    Ok(files)
-}
-
-/// `(file stem, text)` of each `.graphql` file, sorted by name.
-fn read_documents(dir: &Path) -> Result<BTreeMap<String, String>> {
-    let mut documents = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "graphql") {
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            documents.insert(stem, std::fs::read_to_string(&path)?);
         }
+        MapScalars.visit_item_struct_mut(&mut item);
+        items.push(item);
     }
-    Ok(documents)
+    items.sort_by_key(|item| item.ident.to_string());
+    let file: syn::File = syn::parse2(quote::quote! {
+        #[allow(unused_imports)]
+        use incident_client::schema;
+        #[allow(unused_imports)]
+        use incident_client::{JsonObject, Timestamp, Uuid, enums::*, inputs::*};
+        #(#items)*
+    })?;
+    let label = documents.label().trim_end_matches('/');
+    format::render(&file, &format!("`{label}/*.graphql`"))
 }
 
 /// The names in the item's `#[derive(cynic::X, ...)]`, last path segment only.

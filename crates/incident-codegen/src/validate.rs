@@ -12,6 +12,8 @@ use cynic_parser::ExecutableDocument;
 use cynic_parser::executable::{ExecutableDefinition, Selection};
 use incident_sdl::{Schema, TypeKind};
 
+use crate::Documents;
+
 /// The server's maximum query depth.
 pub const MAX_DEPTH: usize = 10;
 /// The server's maximum query complexity.
@@ -28,12 +30,40 @@ pub struct OperationCost {
     pub complexity: usize,
 }
 
-/// Validates every operation in `documents` (file stem to text) and measures it.
-pub fn check(documents: &BTreeMap<String, String>, schema: &Schema) -> Result<Vec<OperationCost>> {
-    let combined: String = documents.values().map(|text| format!("{text}\n")).collect();
+/// Validates every operation in `documents` and measures it. Errors name the document, the
+/// operation or fragment, and what does not exist.
+pub(crate) fn check(documents: &Documents, schema: &Schema) -> Result<Vec<OperationCost>> {
+    // Where each operation and fragment is defined, for messages.
+    let mut defined_in = BTreeMap::new();
+    let mut combined = String::new();
+    for (name, text) in documents.iter() {
+        let path = documents.path_of(name);
+        let document = match cynic_parser::parse_executable_document(text) {
+            Ok(document) => document,
+            Err(error) => bail!("{path} does not parse: {error}"),
+        };
+        for definition in document.definitions() {
+            let key = match definition {
+                ExecutableDefinition::Operation(op) => match op.name() {
+                    Some(name) => format!("operation {name}"),
+                    None => {
+                        bail!("{path} has an unnamed operation; name it, it names the Rust type")
+                    }
+                },
+                ExecutableDefinition::Fragment(fragment) => {
+                    format!("fragment {}", fragment.name())
+                }
+            };
+            if let Some(first) = defined_in.insert(key.clone(), path.clone()) {
+                bail!("{key} is defined twice: in {first} and in {path}");
+            }
+        }
+        combined.push_str(text);
+        combined.push('\n');
+    }
     let document = match cynic_parser::parse_executable_document(&combined) {
         Ok(document) => document,
-        Err(error) => bail!("the operation documents do not parse: {error}"),
+        Err(error) => bail!("the operation documents do not parse together: {error}"),
     };
     let mut walker = Walker {
         schema,
@@ -52,18 +82,21 @@ pub fn check(documents: &BTreeMap<String, String>, schema: &Schema) -> Result<Ve
                 };
                 let Some(root) = root else {
                     walker.errors.push(format!(
-                        "operation {name}: the schema has no {} root",
+                        "{}: operation {name}: the schema has no {} root",
+                        defined_in[&format!("operation {name}")],
                         op.operation_type().as_str()
                     ));
                     continue;
                 };
-                let (depth, complexity) =
-                    walker.selections(&format!("operation {name}"), root, op.selection_set(), 0);
+                let before = walker.errors.len();
+                let context = format!("operation {name}");
+                let (depth, complexity) = walker.selections(&context, root, op.selection_set(), 0);
                 if depth > MAX_DEPTH || complexity > MAX_COMPLEXITY {
                     walker.errors.push(format!(
                         "operation {name} has depth {depth} and complexity {complexity}; the server allows {MAX_DEPTH} and {MAX_COMPLEXITY}"
                     ));
                 }
+                prefix(&mut walker.errors[before..], &defined_in[&context]);
                 costs.push(OperationCost {
                     name,
                     depth,
@@ -72,12 +105,14 @@ pub fn check(documents: &BTreeMap<String, String>, schema: &Schema) -> Result<Ve
             }
             ExecutableDefinition::Fragment(fragment) => {
                 let context = format!("fragment {}", fragment.name());
+                let before = walker.errors.len();
                 walker.selections(
                     &context,
                     fragment.type_condition(),
                     fragment.selection_set(),
                     0,
                 );
+                prefix(&mut walker.errors[before..], &defined_in[&context]);
             }
         }
     }
@@ -90,6 +125,13 @@ pub fn check(documents: &BTreeMap<String, String>, schema: &Schema) -> Result<Ve
         );
     }
     Ok(costs)
+}
+
+/// Puts the document's path before each message.
+fn prefix(errors: &mut [String], path: &str) {
+    for error in errors {
+        *error = format!("{path}: {error}");
+    }
 }
 
 struct Walker<'a> {
@@ -184,5 +226,63 @@ impl Walker<'_> {
             complexity += c;
         }
         (depth, complexity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documents(text: &str) -> Documents {
+        Documents::from_texts("docs", [("q.graphql".to_owned(), text.to_owned())])
+    }
+
+    #[test]
+    fn validation_measures_depth_and_complexity_like_the_server() {
+        let schema =
+            Schema::parse("type Query { a: A } type A { b: B c: Int } type B { d: Int e: Int }")
+                .unwrap();
+        let costs = check(
+            &documents("query Q { a { ...F c } } fragment F on A { b { d e } }"),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(
+            costs,
+            vec![OperationCost {
+                name: "Q".into(),
+                depth: 3,
+                complexity: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn validation_rejects_operations_over_the_limits() {
+        let schema = Schema::parse("type Query { a: A } type A { a: A x: Int }").unwrap();
+        let deep = format!(
+            "query Deep {{ {} x {} }}",
+            "a { ".repeat(11),
+            "} ".repeat(11)
+        );
+        let message = format!("{:#}", check(&documents(&deep), &schema).unwrap_err());
+        assert!(
+            message.contains("docs/q.graphql: operation Deep has depth 12"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_document_the_operation_and_the_field() {
+        let schema = Schema::parse("type Query { a: A } type A { x: Int }").unwrap();
+        let message = format!(
+            "{:#}",
+            check(&documents("query Mine { a { x y } }"), &schema).unwrap_err()
+        );
+        assert!(
+            message
+                .contains("docs/q.graphql: operation Mine: field `y` does not exist on type `A`"),
+            "{message}"
+        );
     }
 }
