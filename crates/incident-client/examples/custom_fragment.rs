@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! cynic_codegen::register_schema("incident_manager")
-//!     .from_sdl_file("schema/incident-manager.graphql")?
+//!     .from_sdl(incident_schema::SDL)?
 //!     .as_default()?;
 //! ```
 //!

@@ -39,6 +39,9 @@ pub(crate) struct CatchupSpec {
     pub(crate) root_field: &'static str,
     /// The severities the subscription selects; `None` for all.
     pub(crate) severities: Option<Vec<Severity>>,
+    /// For a user's operation: the catch-up query with the operation's own selection, so the
+    /// incidents it finds decode into the operation's type. `None`: the SDK's `ListIncidents`.
+    pub(crate) query: Option<Arc<str>>,
 }
 
 /// The newest `createdAt` the consumer has taken, shared by the consumer (which advances it) and
@@ -120,7 +123,7 @@ impl Dedup {
 }
 
 /// The incident a `newIncidents`/`criticalIncidents` payload names, if it names one.
-fn incident_in(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
+pub(crate) fn incident_in(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
     let response: KeyResponse = serde_json::from_str(payload.as_str()).ok()?;
     let incident = response.data?.incident;
     Some((incident.id, incident.created_at))
@@ -176,14 +179,21 @@ fn page_variables(severities: Option<Vec<Severity>>, page: i32) -> ListIncidents
 /// when there are more than the catch-up reads.
 pub(crate) async fn missed_incidents(
     http: &HttpClient,
-    severities: Option<Vec<Severity>>,
+    spec: &CatchupSpec,
     since: DateTime<Utc>,
 ) -> Result<Option<Vec<Value>>> {
     let mut missed = Vec::new();
     for page in 0..MAX_PAGES {
         use cynic::QueryBuilder;
-        let variables = page_variables(severities.clone(), page);
-        let data = http.execute_raw(ListIncidents::build(variables)).await?;
+        let variables = page_variables(spec.severities.clone(), page);
+        let data = match &spec.query {
+            Some(query) => {
+                let variables = serde_json::to_value(&variables)
+                    .map_err(|e| crate::Error::Decode(crate::error::cause(e)))?;
+                http.execute_document(query, variables).await?
+            }
+            None => http.execute_raw(ListIncidents::build(variables)).await?,
+        };
         let connection = &data["incidents"];
         let incidents = connection["incidents"]
             .as_array()
@@ -277,6 +287,7 @@ mod tests {
             CatchupSpec {
                 root_field: "newIncidents",
                 severities: None,
+                query: None,
             },
             Watermark::starting_now(),
         );

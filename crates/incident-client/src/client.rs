@@ -19,7 +19,7 @@ use crate::operations::*;
 use crate::payloads::Payloads;
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::stats::{Stats, StatsInner};
-use crate::subscription::{Buffer, Decoder, Delivered, IncidentOf, Subscription};
+use crate::subscription::{Buffer, Decoder, Delivered, KeyOf, Subscription};
 
 /// A client of the Incident Manager API. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
@@ -109,6 +109,22 @@ impl IncidentClient {
         self.subscribe_mapped(operation, None, |data| data)
     }
 
+    /// Like [`IncidentClient::subscribe`], for your own operation on `newIncidents` or
+    /// `criticalIncidents`, caught up after reconnects like the SDK's own streams: incidents
+    /// created while the connection was down are fetched (with your operation's selection, so
+    /// they decode into your type), delivered oldest first, and deduplicated. The operation must
+    /// select the incident's `id` and `createdAt`, unaliased, on its one root field; otherwise
+    /// this returns [`Error::UnsupportedOperation`] saying what is missing.
+    pub fn subscribe_caught_up<Op, T>(&self, operation: Op) -> Result<Subscription<T>>
+    where
+        Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        let payload = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
+        let spec = crate::custom_catchup::spec_for(&payload)?;
+        self.subscribe_mapped(operation, Some((spec, KeyOf::Payload)), |data| data)
+    }
+
     /// Registers a subscription. Payloads are decoded straight from the raw text into the
     /// operation's response type (what `GraphqlOperation::decode` does, minus a pass through
     /// `serde_json::Value`), then `map` picks the item. `catchup` says how a stream of incident
@@ -116,7 +132,7 @@ impl IncidentClient {
     fn subscribe_mapped<Op, T, U>(
         &self,
         operation: Op,
-        catchup: Option<(CatchupSpec, IncidentOf<U>)>,
+        catchup: Option<(CatchupSpec, KeyOf<U>)>,
         map: fn(T) -> U,
     ) -> Result<Subscription<U>>
     where
@@ -196,10 +212,11 @@ impl IncidentClient {
         let spec = CatchupSpec {
             root_field: "criticalIncidents",
             severities: Some(vec![Severity::P0, Severity::P1]),
+            query: None,
         };
         self.subscribe_mapped(
             CriticalIncidents::build(()),
-            Some((spec, incident_key)),
+            Some((spec, KeyOf::Typed(incident_key))),
             |d: CriticalIncidents| d.critical_incidents,
         )
     }
@@ -212,9 +229,11 @@ impl IncidentClient {
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: severities.clone(),
+            query: None,
         };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
-        self.subscribe_mapped(operation, Some((spec, incident_key)), |d: NewIncidents| {
+        let key = KeyOf::Typed(incident_key);
+        self.subscribe_mapped(operation, Some((spec, key)), |d: NewIncidents| {
             d.new_incidents
         })
     }

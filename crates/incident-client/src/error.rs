@@ -118,6 +118,12 @@ pub enum Error {
     /// The client was shut down.
     #[error("the client was shut down")]
     Shutdown,
+    /// The operation cannot be used this way (for example, caught up after reconnects).
+    #[error("this operation cannot be used here: {reason}")]
+    UnsupportedOperation {
+        /// What the operation lacks.
+        reason: String,
+    },
     /// An HTTP request failed before the server answered.
     #[error("the HTTP request failed")]
     Http(#[source] Cause),

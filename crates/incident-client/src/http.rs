@@ -95,6 +95,11 @@ impl HttpClient {
         operation: cynic::Operation<Q, V>,
     ) -> Result<Value> {
         let request = self.client()?.post(&self.graphql_url).json(&operation);
+        self.data_of(request).await
+    }
+
+    /// Sends a GraphQL request and returns its `data`, or the errors as [`Error::GraphQl`].
+    async fn data_of(&self, request: reqwest::RequestBuilder) -> Result<Value> {
         let (status, body) = self.send(request).await?;
         if !(200..300).contains(&status) {
             return Err(status_error(status, &body));
@@ -107,6 +112,13 @@ impl HttpClient {
         raw.data
             .filter(|d| !d.is_null())
             .ok_or_else(|| Error::Decode(message("the answer has neither data nor errors")))
+    }
+
+    /// Runs a query given as text, with variables as JSON, and returns its `data`.
+    pub(crate) async fn execute_document(&self, query: &str, variables: Value) -> Result<Value> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let request = self.client()?.post(&self.graphql_url).json(&body);
+        self.data_of(request).await
     }
 
     /// Runs an operation and decodes its `data`.

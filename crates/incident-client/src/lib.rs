@@ -58,6 +58,7 @@ mod catchup;
 mod client;
 mod config;
 mod connection;
+mod custom_catchup;
 mod error;
 mod handshake;
 mod http;

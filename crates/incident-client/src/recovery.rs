@@ -72,11 +72,11 @@ impl Recovery {
         state.holding.get_or_insert_with(Vec::new);
         state.pending = Some(run);
         let since = state.since(&entry.sink.queued());
-        let severities = state.spec.severities.clone();
+        let spec = state.spec.clone();
         let http = self.http.clone();
         let id = id.to_owned();
         self.running.push(Box::pin(async move {
-            let result = missed_incidents(&http, severities, since).await;
+            let result = missed_incidents(&http, &spec, since).await;
             Done { id, run, result }
         }));
     }
@@ -156,6 +156,7 @@ mod tests {
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: None,
+            query: None,
         };
         table.insert(
             "1".into(),

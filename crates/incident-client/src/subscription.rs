@@ -65,13 +65,20 @@ pub struct Subscription<T> {
 
 /// For streams that are caught up after reconnects: which incidents the consumer took.
 pub(crate) struct Delivered<T> {
-    pub(crate) incident_of: IncidentOf<T>,
+    pub(crate) incident_of: KeyOf<T>,
     pub(crate) dedup: Dedup,
     pub(crate) watermark: Arc<Watermark>,
 }
 
 /// Names the incident an item is about, and when it was created.
 pub(crate) type IncidentOf<T> = fn(&T) -> (Uuid, Timestamp);
+
+/// How a caught-up stream names an item's incident: from the typed item (the SDK's own
+/// streams), or from the raw payload (a user's operation, whose type the SDK does not know).
+pub(crate) enum KeyOf<T> {
+    Typed(IncidentOf<T>),
+    Payload,
+}
 
 impl<T> std::fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,7 +181,13 @@ impl<T> Stream for Subscription<T> {
                 Err(error) => return Poll::Ready(Some(Err(error))),
             };
             if let Some(delivered) = this.catchup.as_mut() {
-                let (id, created) = (delivered.incident_of)(&value);
+                let key = match delivered.incident_of {
+                    KeyOf::Typed(incident_of) => Some(incident_of(&value)),
+                    KeyOf::Payload => crate::catchup::incident_in(&queued.payload),
+                };
+                let Some((id, created)) = key else {
+                    return Poll::Ready(Some(Ok(value)));
+                };
                 if !delivered.dedup.admit(id) {
                     // Delivered already, before a reconnect or by the catch-up.
                     continue;
@@ -419,10 +432,10 @@ mod tests {
         let (mut sub, buffer, _rx) = subscription(8);
         let watermark = Watermark::starting_now();
         sub.catchup = Some(Delivered {
-            incident_of: |n: &u32| {
+            incident_of: KeyOf::Typed(|n: &u32| {
                 let created = chrono::DateTime::from_timestamp(2_000_000_000 + i64::from(*n), 0);
                 (Uuid::from_u128(u128::from(*n)), created.unwrap())
-            },
+            }),
             dedup: Dedup::default(),
             watermark: watermark.clone(),
         });

@@ -1,5 +1,6 @@
 //! A user's own cynic fragments, written against `incident_schema::schema`, through the generic
-//! `subscribe`; and a server `error` message ending such a stream with typed GraphQL errors.
+//! `subscribe` and the caught-up `subscribe_caught_up`; and a server `error` message ending such a
+//! stream with typed GraphQL errors.
 
 mod common;
 
@@ -20,6 +21,32 @@ struct TitleOnly {
 #[cynic(graphql_type = "SubscriptionRoot", schema = "incident_manager")]
 struct MyCritical {
     critical_incidents: TitleOnly,
+}
+
+/// What a pager needs, with the two fields catch-up relies on.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Incident", schema = "incident_manager")]
+struct Page {
+    id: incident_client::Uuid,
+    created_at: incident_client::Timestamp,
+    title: String,
+    affected_resources: Vec<String>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+struct PagesVariables {
+    severities: Option<Vec<incident_client::Severity>>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(
+    graphql_type = "SubscriptionRoot",
+    variables = "PagesVariables",
+    schema = "incident_manager"
+)]
+struct Pages {
+    #[arguments(severities: $severities)]
+    new_incidents: Page,
 }
 
 /// Eleven levels deep: more than the server allows. Never decoded, so its fields go unread.
@@ -123,4 +150,70 @@ async fn a_server_error_message_ends_the_stream_with_graphql_errors() {
     live(&fine).await;
     open(&server, "unaffected", ServerSeverity::P0);
     assert_eq!(next(&mut fine).await.unwrap().title, "unaffected");
+}
+
+#[tokio::test]
+async fn a_users_own_new_incidents_operation_is_caught_up_across_a_restart() {
+    let server = server().await;
+    let client = builder(&server)
+        .reconnect(incident_client::ReconnectPolicy {
+            base_delay: std::time::Duration::from_millis(50),
+            max_delay: std::time::Duration::from_millis(200),
+            max_attempts: Some(20),
+        })
+        .connect()
+        .await
+        .unwrap();
+    let variables = PagesVariables {
+        severities: Some(vec![
+            incident_client::Severity::P0,
+            incident_client::Severity::P2,
+        ]),
+    };
+    let mut pages = client.subscribe_caught_up(Pages::build(variables)).unwrap();
+    live(&pages).await;
+    open(&server, "before", ServerSeverity::P0);
+    assert_eq!(
+        next(&mut pages).await.unwrap().new_incidents.title,
+        "before"
+    );
+
+    let restarting = {
+        let server = server.clone();
+        tokio::spawn(async move { server.restart(std::time::Duration::from_millis(300)).await })
+    };
+    until("the client to notice the restart", || {
+        !client.stats().connected
+    })
+    .await;
+    open(&server, "missed P0", ServerSeverity::P0);
+    open(&server, "missed P1, filtered out", ServerSeverity::P1);
+    open(&server, "missed P2", ServerSeverity::P2);
+    restarting.await.unwrap().unwrap();
+    live(&pages).await;
+    open(&server, "after", ServerSeverity::P2);
+
+    let mut titles = Vec::new();
+    for _ in 0..3 {
+        let page = next(&mut pages).await.unwrap().new_incidents;
+        assert!(page.affected_resources.is_empty());
+        assert!(!page.id.is_nil() && page.created_at.timestamp() > 0);
+        titles.push(page.title);
+    }
+    assert_eq!(titles, ["missed P0", "missed P2", "after"]);
+    quiet(&mut pages).await;
+    assert_eq!(client.stats().caught_up, 2);
+}
+
+#[tokio::test]
+async fn an_operation_that_cannot_be_caught_up_says_why() {
+    let server = server().await;
+    let client = client(&server).await;
+    let error = client
+        .subscribe_caught_up(MyCritical::build(()))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::UnsupportedOperation { reason } if reason.contains("select `id`")),
+        "{error:?}"
+    );
 }
