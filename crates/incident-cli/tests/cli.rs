@@ -438,7 +438,11 @@ fn codegen_names_the_document_operation_and_missing_field() {
         "subscription Pager { criticalIncidents { id title pagerDuty } }\n",
     )
     .unwrap();
-    let output = codegen(&["--documents", "graphql", "--out", "ops.rs"], dir.path());
+    // As the README has it.
+    let output = codegen(
+        &["--documents", "graphql", "--out", "src/ops.rs"],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -447,5 +451,27 @@ fn codegen_names_the_document_operation_and_missing_field() {
         ),
         "{stderr}"
     );
-    assert!(!dir.path().join("ops.rs").exists());
+    assert!(!dir.path().join("src/ops.rs").exists());
+    std::fs::write(
+        dir.path().join("graphql/pager.graphql"),
+        "subscription Pager { criticalIncidents { id title } }\n",
+    )
+    .unwrap();
+    let written = codegen(
+        &["--documents", "graphql", "--out", "src/ops.rs"],
+        dir.path(),
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let module = std::fs::read_to_string(dir.path().join("src/ops.rs")).unwrap();
+    assert!(module.contains("pub struct Pager {"), "{module}");
+    assert!(module.contains("use incident_client::schema;"), "{module}");
+    let check = codegen(
+        &["--documents", "graphql", "--out", "src/ops.rs", "--check"],
+        dir.path(),
+    );
+    assert_eq!(check.status.code(), Some(0));
 }
