@@ -12,6 +12,7 @@ use crate::connection::Supervisor;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::payloads::Payloads;
+use crate::state::ConnectionState;
 use crate::stats::StatsInner;
 use crate::subscription::DEFAULT_BUFFER;
 use crate::token::{Token, TokenProvider, TokenSource};
@@ -164,12 +165,15 @@ impl IncidentClientBuilder {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready_tx, ready) = oneshot::channel();
         let payloads = Payloads::default();
+        let (state_tx, state) =
+            tokio::sync::watch::channel(ConnectionState::Connecting { attempt: 0 });
         let supervisor = Supervisor::new(
             config.clone(),
             http.clone(),
             stats.clone(),
             receiver,
             payloads.clone(),
+            state_tx,
         );
         let task = tokio::spawn(supervisor.run(ready_tx));
         match ready.await {
@@ -178,7 +182,7 @@ impl IncidentClientBuilder {
             Err(_) => return Err(Error::Shutdown),
         }
         Ok(IncidentClient::from_inner(ClientInner::new(
-            config, http, stats, commands, payloads, task,
+            config, http, stats, commands, payloads, state, task,
         )))
     }
 }

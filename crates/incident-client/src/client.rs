@@ -18,6 +18,7 @@ use crate::http::HttpClient;
 use crate::operations::*;
 use crate::payloads::Payloads;
 use crate::rest::{AlertReceipt, AlertSubmission};
+use crate::state::ConnectionState;
 use crate::stats::{Stats, StatsInner};
 use crate::subscription::{Buffer, Decoder, Delivered, KeyOf, Subscription};
 
@@ -34,6 +35,7 @@ pub(crate) struct ClientInner {
     stats: Arc<StatsInner>,
     commands: mpsc::UnboundedSender<Command>,
     payloads: Payloads,
+    state: tokio::sync::watch::Receiver<ConnectionState>,
     next_id: AtomicU64,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -45,6 +47,7 @@ impl ClientInner {
         stats: Arc<StatsInner>,
         commands: mpsc::UnboundedSender<Command>,
         payloads: Payloads,
+        state: tokio::sync::watch::Receiver<ConnectionState>,
         task: JoinHandle<()>,
     ) -> Self {
         Self {
@@ -53,6 +56,7 @@ impl ClientInner {
             stats,
             commands,
             payloads,
+            state,
             next_id: AtomicU64::new(1),
             task: std::sync::Mutex::new(Some(task)),
         }
@@ -93,6 +97,14 @@ impl IncidentClient {
         &self.inner.config.http_url
     }
 
+    /// The connection's state, pushed as it changes: connecting, connected (since when),
+    /// reconnecting (attempt, delay, why), closed (and why). `borrow()` reads it now;
+    /// `changed().await` or `wait_for(..)` waits for a transition. A health check answers from
+    /// `borrow().is_connected()`.
+    pub fn connection_state(&self) -> tokio::sync::watch::Receiver<ConnectionState> {
+        self.inner.state.clone()
+    }
+
     /// A snapshot of the connection's counters.
     pub fn stats(&self) -> Stats {
         self.inner.stats.snapshot()
@@ -106,7 +118,7 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.subscribe_mapped(operation, None, |data| data)
+        self.subscribe_mapped(operation, "custom", None, |data| data)
     }
 
     /// Like [`IncidentClient::subscribe`], for your own operation on `newIncidents` or
@@ -122,7 +134,9 @@ impl IncidentClient {
     {
         let payload = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
         let spec = crate::custom_catchup::spec_for(&payload)?;
-        self.subscribe_mapped(operation, Some((spec, KeyOf::Payload)), |data| data)
+        self.subscribe_mapped(operation, "custom", Some((spec, KeyOf::Payload)), |data| {
+            data
+        })
     }
 
     /// Registers a subscription. Payloads are decoded straight from the raw text into the
@@ -132,6 +146,7 @@ impl IncidentClient {
     fn subscribe_mapped<Op, T, U>(
         &self,
         operation: Op,
+        stream: &'static str,
         catchup: Option<(CatchupSpec, KeyOf<U>)>,
         map: fn(T) -> U,
     ) -> Result<Subscription<U>>
@@ -153,6 +168,7 @@ impl IncidentClient {
         let buffer = Arc::new(Buffer::new(
             self.inner.config.buffer,
             self.inner.stats.clone(),
+            stream,
         ));
         let decode: Decoder<U> = Box::new(move |payload: &str| -> Result<U> {
             let response: cynic::GraphQlResponse<T> =
@@ -216,6 +232,7 @@ impl IncidentClient {
         };
         self.subscribe_mapped(
             CriticalIncidents::build(()),
+            "critical",
             Some((spec, KeyOf::Typed(incident_key))),
             |d: CriticalIncidents| d.critical_incidents,
         )
@@ -233,7 +250,7 @@ impl IncidentClient {
         };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
         let key = KeyOf::Typed(incident_key);
-        self.subscribe_mapped(operation, Some((spec, key)), |d: NewIncidents| {
+        self.subscribe_mapped(operation, "new", Some((spec, key)), |d: NewIncidents| {
             d.new_incidents
         })
     }
@@ -246,7 +263,9 @@ impl IncidentClient {
             severities: filter.severities,
             active_only: filter.active_only,
         });
-        self.subscribe_mapped(operation, None, |d: IncidentUpdates| d.incident_updates)
+        self.subscribe_mapped(operation, "updates", None, |d: IncidentUpdates| {
+            d.incident_updates
+        })
     }
 
     /// State changes, of one incident or all. Yields [`Error::Gap`] after a reconnect.
@@ -255,9 +274,12 @@ impl IncidentClient {
         incident_id: Option<Uuid>,
     ) -> Result<Subscription<IncidentStateChange>> {
         let operation = IncidentStateChanges::build(IncidentStateChangesVariables { incident_id });
-        self.subscribe_mapped(operation, None, |d: IncidentStateChanges| {
-            d.incident_state_changes
-        })
+        self.subscribe_mapped(
+            operation,
+            "state_changes",
+            None,
+            |d: IncidentStateChanges| d.incident_state_changes,
+        )
     }
 
     /// Alerts as they arrive, optionally only from some sources. Yields [`Error::Gap`] after a
@@ -265,6 +287,7 @@ impl IncidentClient {
     pub fn alerts(&self, sources: Option<Vec<String>>) -> Result<Subscription<AlertFields>> {
         self.subscribe_mapped(
             Alerts::build(AlertsVariables { sources }),
+            "alerts",
             None,
             |d: Alerts| d.alerts,
         )

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::catchup::{CatchupSpec, Watermark};
@@ -36,9 +36,11 @@ use crate::link::{Link, Read};
 use crate::payloads::Payloads;
 use crate::protocol::{self, ServerMessage};
 use crate::recovery::{Done, Recovery};
+use crate::state::ConnectionState;
 use crate::stats::StatsInner;
 use crate::subscription::{Buffer, EndReason};
 use crate::table::Table;
+use crate::telemetry::ConnectionMetrics;
 
 /// What the client and subscriptions ask of the connection task.
 pub(crate) enum Command {
@@ -92,6 +94,8 @@ pub(crate) struct Supervisor {
     recovery: Recovery,
     /// The subscription sent last on this connection, blamed for a 4400/4409/4500 close.
     last_subscribed: Option<String>,
+    state: watch::Sender<ConnectionState>,
+    metrics: ConnectionMetrics,
 }
 
 impl Supervisor {
@@ -101,15 +105,29 @@ impl Supervisor {
         stats: Arc<StatsInner>,
         commands: mpsc::UnboundedReceiver<Command>,
         payloads: Payloads,
+        state: watch::Sender<ConnectionState>,
     ) -> Self {
         Self {
             table: Table::new(payloads, stats.clone()),
-            recovery: Recovery::new(http, stats.clone()),
+            recovery: Recovery::new(http),
             config,
             stats,
             commands,
             last_subscribed: None,
+            state,
+            metrics: ConnectionMetrics::new(),
         }
+    }
+
+    /// Publishes the connection's state (watchers see only changes).
+    fn set_state(&self, state: ConnectionState) {
+        self.state.send_replace(state);
+    }
+
+    /// The task ends: every watcher learns why.
+    fn closed(&self, error: Option<Error>) {
+        self.metrics.disconnected();
+        self.set_state(ConnectionState::Closed { error });
     }
 
     /// Runs until shutdown, until every handle is dropped, or until a fatal error. `ready` learns
@@ -121,6 +139,7 @@ impl Supervisor {
         let mut auth_rejections: u32 = 0;
         let mut connected_before = false;
         loop {
+            self.set_state(ConnectionState::Connecting { attempt: failures });
             let error = match self.attempt(failures).await {
                 Attempt::Stopped => return,
                 Attempt::Failed(error) => error,
@@ -131,6 +150,7 @@ impl Supervisor {
                     let outcome = self.serve(link, connected_before).await;
                     self.table.disconnected();
                     self.stats.connected.store(false, Ordering::Relaxed);
+                    self.metrics.disconnected();
                     connected_before = true;
                     match outcome {
                         Outcome::Stopped => return,
@@ -148,17 +168,20 @@ impl Supervisor {
                 auth_rejections += 1;
                 if auth_rejections < 2 {
                     info!(%error, "the server rejected the token; reconnecting with a fresh one");
+                    self.metrics.auth_refresh();
                     continue;
                 }
             }
             if let Some(ready) = ready.take() {
                 // The first connection failed: `connect()` reports it and nothing retries.
+                self.closed(Some(error.clone()));
                 let _ = ready.send(Err(error));
                 return;
             }
             if let Error::AuthRejected { .. } = error {
                 warn!(%error, "giving up: the server rejected a fresh token too");
                 self.table.finish_all(EndReason::AuthRejected, Some(&error));
+                self.closed(Some(error.clone()));
                 let _ = self.stats.ended.set(error);
                 return;
             }
@@ -171,11 +194,17 @@ impl Supervisor {
                 };
                 self.table
                     .finish_all(EndReason::RetriesExhausted, Some(&exhausted));
+                self.closed(Some(exhausted.clone()));
                 let _ = self.stats.ended.set(exhausted);
                 return;
             }
             let delay = self.config.reconnect.delay(failures);
             info!(attempt = failures, ?delay, %error, "connection lost; reconnecting after backoff");
+            self.set_state(ConnectionState::Reconnecting {
+                attempt: failures,
+                delay,
+                error: error.to_string(),
+            });
             if self.wait(delay).await.is_break() {
                 return;
             }
@@ -239,6 +268,7 @@ impl Supervisor {
                     self.close(link, "client dropped").await;
                 }
                 self.table.finish_all(EndReason::Dropped, None);
+                self.closed(None);
                 Flow::Stop
             }
             Some(Command::Shutdown { done }) => {
@@ -248,6 +278,7 @@ impl Supervisor {
                 self.table
                     .finish_all(EndReason::Shutdown, Some(&Error::Shutdown));
                 let _ = self.stats.ended.set(Error::Shutdown);
+                self.closed(None);
                 let _ = done.send(());
                 Flow::Stop
             }
@@ -301,6 +332,10 @@ impl Supervisor {
     async fn serve(&mut self, mut link: Box<Link>, reconnected: bool) -> Outcome {
         self.stats.connected.store(true, Ordering::Relaxed);
         self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        self.metrics.connected(reconnected);
+        self.set_state(ConnectionState::Connected {
+            since: std::time::SystemTime::now(),
+        });
         self.last_subscribed = None;
         let link = &mut link;
         let healthy = |link: &Link, config: &Config| {
@@ -361,7 +396,10 @@ impl Supervisor {
         match message {
             ServerMessage::Ping => link.send(protocol::pong()).await?,
             ServerMessage::Pong => {
-                let answered = link.pong();
+                let (answered, rtt) = link.pong();
+                if let Some(rtt) = rtt {
+                    self.metrics.ping_rtt(rtt);
+                }
                 self.table.confirmed(answered);
             }
             message => {

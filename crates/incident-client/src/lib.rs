@@ -67,9 +67,11 @@ mod payloads;
 mod protocol;
 mod recovery;
 mod rest;
+mod state;
 mod stats;
 mod subscription;
 mod table;
+pub mod telemetry;
 mod token;
 
 /// cynic's view of the schema, shared with [`incident_schema`] so scalars and enums line up.
@@ -91,6 +93,7 @@ pub use crate::{
     client::{IncidentClient, UpdateFilter},
     error::{BoxError, Cause, Error, GraphQlError, Location, Result},
     rest::{AlertReceipt, AlertStatus, AlertSubmission},
+    state::ConnectionState,
     stats::Stats,
     subscription::{DEFAULT_BUFFER, EndReason, Subscription},
     token::{Token, TokenProvider},

@@ -88,10 +88,12 @@ impl Link {
         Ok(self.pings_sent)
     }
 
-    /// Records a `pong`; returns how many pings are answered now.
-    pub(crate) fn pong(&mut self) -> u64 {
-        self.unanswered.pop_front();
-        self.pings_sent - self.unanswered.len() as u64
+    /// Records a `pong`; returns how many pings are answered now, and the round trip of the
+    /// one this answers.
+    pub(crate) fn pong(&mut self) -> (u64, Option<Duration>) {
+        let sent = self.unanswered.pop_front();
+        let answered = self.pings_sent - self.unanswered.len() as u64;
+        (answered, sent.map(|sent| sent.elapsed()))
     }
 
     /// Whether a ping is waiting for its pong.

@@ -2,9 +2,6 @@
 //! that runs inside the connection task's own loop (polled in its `select!`), and every other
 //! subscription a gap notice. A catch-up that a newer one superseded is discarded.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -12,9 +9,8 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::catchup::{missed_incidents, payload_for};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::HttpClient;
-use crate::stats::StatsInner;
 use crate::subscription::Buffer;
 use crate::table::Table;
 
@@ -31,22 +27,19 @@ pub(crate) struct Recovery {
     http: HttpClient,
     /// Numbers every catch-up, so a subscription can tell its latest from older ones.
     runs: u64,
-    stats: Arc<StatsInner>,
 }
 
 impl Recovery {
-    pub(crate) fn new(http: HttpClient, stats: Arc<StatsInner>) -> Self {
+    pub(crate) fn new(http: HttpClient) -> Self {
         Self {
             running: FuturesUnordered::new(),
             http,
-            stats,
             runs: 0,
         }
     }
 
     fn gap(&self, sink: &Buffer) {
-        self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-        sink.push_error(Error::Gap);
+        sink.push_gap();
     }
 
     /// The next finished catch-up; pending forever while none runs.
@@ -133,8 +126,10 @@ mod tests {
     use super::*;
     use crate::catchup::{CatchupSpec, Watermark};
     use crate::payloads::Payloads;
+    use crate::stats::StatsInner;
     use futures::StreamExt;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn incident(title: &str) -> Value {
         json!({ "id": uuid::Uuid::new_v4(), "createdAt": "2030-01-01T00:00:00Z", "title": title })
@@ -150,9 +145,9 @@ mod tests {
             std::time::Duration::from_secs(1),
         )
         .unwrap();
-        let mut recovery = Recovery::new(http, stats.clone());
+        let mut recovery = Recovery::new(http);
         let mut table = Table::new(Payloads::default(), stats.clone());
-        let sink = Arc::new(Buffer::new(8, stats));
+        let sink = Arc::new(Buffer::new(8, stats, "new"));
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: None,

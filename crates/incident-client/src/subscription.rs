@@ -27,6 +27,7 @@ use crate::connection::Command;
 use crate::error::{Error, Result};
 use crate::protocol::RawPayload;
 use crate::stats::StatsInner;
+use crate::telemetry::StreamMetrics;
 
 /// The default number of events a subscription buffers for a slow consumer.
 pub const DEFAULT_BUFFER: usize = 1024;
@@ -141,6 +142,12 @@ impl<T> Subscription<T> {
         }
     }
 
+    /// How many items (events and notices) wait in the buffer for this consumer: its backlog.
+    /// At the buffer's capacity the oldest events are dropped ([`Error::Lagged`]).
+    pub fn queue_depth(&self) -> usize {
+        self.buffer.depth()
+    }
+
     /// Whether the subscription is live now (see [`Subscription::ready`]).
     pub fn is_live(&self) -> bool {
         self.buffer.lock().live
@@ -186,6 +193,7 @@ impl<T> Stream for Subscription<T> {
                     KeyOf::Payload => crate::catchup::incident_in(&queued.payload),
                 };
                 let Some((id, created)) = key else {
+                    this.buffer.metrics.delivered(queued.recovered);
                     return Poll::Ready(Some(Ok(value)));
                 };
                 if !delivered.dedup.admit(id) {
@@ -197,6 +205,7 @@ impl<T> Stream for Subscription<T> {
                     this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            this.buffer.metrics.delivered(queued.recovered);
             return Poll::Ready(Some(Ok(value)));
         }
     }
@@ -225,6 +234,7 @@ pub(crate) struct Buffer {
     changed: Notify,
     capacity: usize,
     stats: Arc<StatsInner>,
+    metrics: StreamMetrics,
 }
 
 struct BufferState {
@@ -239,7 +249,8 @@ struct BufferState {
 }
 
 impl Buffer {
-    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>) -> Self {
+    /// A buffer for `capacity` events of a stream of kind `stream` (its metrics label).
+    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>, stream: &'static str) -> Self {
         Self {
             state: Mutex::new(BufferState {
                 items: VecDeque::new(),
@@ -253,6 +264,7 @@ impl Buffer {
             changed: Notify::new(),
             capacity: capacity.max(1),
             stats,
+            metrics: StreamMetrics::new(stream),
         }
     }
 
@@ -265,6 +277,7 @@ impl Buffer {
     /// Queues a live event's payload.
     pub(crate) fn push_payload(&self, payload: RawPayload) {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
+        self.metrics.received();
         self.push(Ok(Queued {
             payload,
             recovered: false,
@@ -289,9 +302,16 @@ impl Buffer {
             .collect()
     }
 
-    /// Queues a non-terminal error.
-    pub(crate) fn push_error(&self, error: Error) {
-        self.push(Err(error));
+    /// Queues a gap notice, counted.
+    pub(crate) fn push_gap(&self) {
+        self.stats.gaps.fetch_add(1, Ordering::Relaxed);
+        self.metrics.gap();
+        self.push(Err(Error::Gap));
+    }
+
+    /// How many items wait for the consumer.
+    fn depth(&self) -> usize {
+        self.lock().items.len()
     }
 
     /// Whether the consumer has gone (dropped or ended).
@@ -327,6 +347,7 @@ impl Buffer {
             state.dropped_pending += 1;
             state.dropped_total += 1;
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.dropped();
         }
         state.items.push_back(item);
         drop(state);
@@ -373,7 +394,7 @@ mod tests {
         Arc<Buffer>,
         mpsc::UnboundedReceiver<Command>,
     ) {
-        let buffer = Arc::new(Buffer::new(capacity, Arc::default()));
+        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), "custom"));
         let (tx, rx) = mpsc::unbounded_channel();
         let decode: Decoder<u32> = Box::new(|text| {
             text.parse()
@@ -457,10 +478,10 @@ mod tests {
     #[tokio::test]
     async fn only_events_are_dropped_and_counted_and_repeated_gaps_are_one() {
         let (mut sub, buffer, _rx) = subscription(2);
-        buffer.push_error(Error::Gap);
-        buffer.push_error(Error::Gap);
+        buffer.push_gap();
+        buffer.push_gap();
         push(&buffer, 1);
-        buffer.push_error(Error::Gap);
+        buffer.push_gap();
         push(&buffer, 2);
         push(&buffer, 3);
         // Full of notices and events: the events go first, and only they count as dropped.

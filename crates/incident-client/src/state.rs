@@ -1,0 +1,54 @@
+//! The connection's state, pushed to whoever watches it.
+
+use std::time::{Duration, SystemTime};
+
+use crate::error::Error;
+
+/// What the connection is doing, as [`crate::IncidentClient::connection_state`] reports it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening a connection: TCP, the WebSocket upgrade, `connection_init`, waiting for the ack.
+    /// `attempt` counts failed attempts since the last healthy connection (0 at first).
+    Connecting {
+        /// Failed attempts before this one.
+        attempt: u32,
+    },
+    /// Connected and acknowledged.
+    Connected {
+        /// When the server acknowledged the connection.
+        since: SystemTime,
+    },
+    /// The connection was lost or could not be opened; the next attempt comes after `delay`.
+    Reconnecting {
+        /// The attempt that comes next (from 1).
+        attempt: u32,
+        /// How long until it starts.
+        delay: Duration,
+        /// What went wrong, as text.
+        error: String,
+    },
+    /// The connection task ended: shut down, every handle dropped (`error` is `None`), or an
+    /// error reconnecting cannot fix.
+    Closed {
+        /// The error that ended it, if one did.
+        error: Option<Error>,
+    },
+}
+
+impl ConnectionState {
+    /// Whether a connection is established and acknowledged.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected { .. })
+    }
+
+    /// A short name: `connecting`, `connected`, `reconnecting`, `closed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnectionState::Connecting { .. } => "connecting",
+            ConnectionState::Connected { .. } => "connected",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Closed { .. } => "closed",
+        }
+    }
+}

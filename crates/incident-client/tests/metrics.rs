@@ -1,0 +1,96 @@
+//! The metrics an operator alerts on, through a real Prometheus recorder. One test in its own
+//! binary: the recorder is process-wide, and must be installed before the client is made.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use incident_client::{ReconnectPolicy, Severity};
+use incident_devserver::model::Severity as ServerSeverity;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+/// The value of the sample `series` (name and labels as rendered), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn events_drops_reconnects_and_the_connection_are_counted() {
+    let prometheus = PrometheusBuilder::new().install_recorder().unwrap();
+    let server = server().await;
+    let client = builder(&server)
+        .subscription_buffer(2)
+        .reconnect(ReconnectPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(50),
+            max_attempts: Some(10),
+        })
+        .connect()
+        .await
+        .unwrap();
+    let mut critical = client.critical_incidents().unwrap();
+    let slow = client.new_incidents(Some(vec![Severity::P4])).unwrap();
+    live(&critical).await;
+    live(&slow).await;
+
+    open(&server, "page me", ServerSeverity::P0);
+    next(&mut critical).await.unwrap();
+    for n in 0..5 {
+        open(&server, &format!("noise {n}"), ServerSeverity::P4);
+    }
+    until("three of five dropped", || slow.dropped() == 3).await;
+    let text = prometheus.render();
+    assert_eq!(
+        sample(&text, "incident_client_events_total{stream=\"critical\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "incident_client_events_delivered_total{stream=\"critical\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "incident_client_events_total{stream=\"new\"}"),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "incident_client_dropped_events_total{stream=\"new\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(sample(&text, "incident_client_connected"), Some(1.0));
+    let last = sample(
+        &text,
+        "incident_client_last_event_timestamp_seconds{stream=\"critical\"}",
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(last > now - 60.0 && last <= now, "{last} vs {now}");
+    assert!(text.contains("incident_client_ping_rtt_seconds"), "{text}");
+
+    server.drop_all();
+    until("the reconnect", || client.stats().reconnects == 1).await;
+    let text = prometheus.render();
+    assert_eq!(sample(&text, "incident_client_reconnects_total"), Some(1.0));
+    assert_eq!(
+        sample(&text, "incident_client_gaps_total{stream=\"new\"}"),
+        Some(0.0),
+        "caught-up streams have no gaps"
+    );
+    drop(slow);
+    client.shutdown().await;
+    assert_eq!(
+        sample(&prometheus.render(), "incident_client_connected"),
+        Some(0.0)
+    );
+}
