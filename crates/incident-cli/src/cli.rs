@@ -87,6 +87,10 @@ pub struct WatchArgs {
     /// What to watch (default: new).
     #[arg(value_enum)]
     pub kinds: Vec<StreamKind>,
+    /// Serve `GET /metrics` (Prometheus) and `GET /healthz` (200 while connected, else 503) on
+    /// this address, such as 127.0.0.1:9464 (port 0 picks one; the address is logged on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub filters: Filters,
     #[command(flatten)]

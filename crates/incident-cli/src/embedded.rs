@@ -22,6 +22,7 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
         server.ws_url()
     );
     let watch = WatchArgs {
+        metrics_addr: None,
         kinds: vec![
             StreamKind::Critical,
             StreamKind::New,

@@ -9,6 +9,7 @@ mod commands;
 #[cfg(feature = "devserver")]
 mod embedded;
 mod exit;
+mod ops_http;
 mod render;
 mod watch;
 

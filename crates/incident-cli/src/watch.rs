@@ -18,6 +18,11 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     } else {
         args.kinds.clone()
     };
+    // Before the client exists: it resolves its metric handles when it is made.
+    let metrics = match args.metrics_addr {
+        Some(_) => Some(crate::ops_http::install_recorder()?),
+        None => None,
+    };
     let (client, server) = match &global.ws_url {
         Some(url) => (connect(global, url, global.token.clone()).await?, None),
         None => {
@@ -25,6 +30,10 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
             (client, Some(server))
         }
     };
+    if let (Some(addr), Some(metrics)) = (args.metrics_addr, metrics) {
+        let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
+        eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");
+    }
     let streams = subscribe(&client, &kinds, &args)?;
     stream_until_done(&client, streams, &args.output).await?;
     #[cfg(feature = "devserver")]

@@ -475,3 +475,96 @@ fn codegen_names_the_document_operation_and_missing_field() {
     );
     assert_eq!(check.status.code(), Some(0));
 }
+
+/// GETs `url`, returning the status and body.
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Polls `url` until it answers `status`, failing after the wait.
+async fn until_status(url: &str, status: u16) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (got, body) = get(url).await;
+        if got == status {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} never answered {status}; last {got} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_healthz_follow_a_server_restart() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut command = incident(
+        &server,
+        &[
+            "watch",
+            "critical",
+            "--json",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let mut child = command.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut watch = Running {
+        lines: BufReader::new(child.stdout.take().unwrap()).lines(),
+        child,
+    };
+    let base = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("metrics: ") {
+                return rest
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .trim_end_matches("/metrics")
+                    .to_owned();
+            }
+        }
+        panic!("the watcher ended without serving metrics");
+    })
+    .await
+    .expect("the metrics address on stderr");
+    settle(&server, &["criticalIncidents"]).await;
+
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["state"], "connected");
+    open(&server, "counted", Severity::P0);
+    assert_eq!(watch.json_line().await["event"]["title"], "counted");
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("incident_client_events_total{stream=\"critical\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("incident_client_connected 1"), "{metrics}");
+
+    let restarting = {
+        let server = server.clone();
+        tokio::spawn(async move { server.restart(Duration::from_millis(1500)).await })
+    };
+    let down = until_status(&format!("{base}/healthz"), 503).await;
+    let down: Value = serde_json::from_str(&down).unwrap();
+    assert_eq!(down["status"], "unavailable");
+    assert!(
+        ["connecting", "reconnecting"].contains(&down["state"].as_str().unwrap()),
+        "{down}"
+    );
+    restarting.await.unwrap().unwrap();
+    until_status(&format!("{base}/healthz"), 200).await;
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("incident_client_reconnects_total 1"),
+        "{metrics}"
+    );
+    let output = watch.interrupt().await;
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -78,6 +78,9 @@ impl HttpClient {
                 let token = token.map_err(|e| Error::TokenProvider(e.into()))?;
                 attempt = attempt.bearer_auth(token.expose());
             }
+            if let Some(context) = crate::trace::current() {
+                attempt = attempt.header("traceparent", context.traceparent());
+            }
             let response = attempt.send().await.map_err(|e| Error::Http(cause(e)))?;
             let status = response.status().as_u16();
             if status == 401 && !fresh && self.token.is_some() {
@@ -136,7 +139,13 @@ impl HttpClient {
             .client()?
             .post(&self.alerts_url)
             .header("X-Execution-Id", uuid::Uuid::new_v4().to_string())
-            .header("X-Parent-Span-Id", uuid::Uuid::new_v4().to_string())
+            .header(
+                "X-Parent-Span-Id",
+                crate::trace::current()
+                    .map(|context| context.span_uuid())
+                    .unwrap_or_else(uuid::Uuid::new_v4)
+                    .to_string(),
+            )
             .json(alert);
         let (status, body) = self.send(request).await?;
         if !(200..300).contains(&status) {

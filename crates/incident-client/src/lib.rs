@@ -73,6 +73,7 @@ mod subscription;
 mod table;
 pub mod telemetry;
 mod token;
+mod trace;
 
 /// cynic's view of the schema, shared with [`incident_schema`] so scalars and enums line up.
 pub use incident_schema::schema;

@@ -26,6 +26,7 @@ struct Counts {
     client_closes: Vec<(u16, String)>,
     frozen: usize,
     paused: bool,
+    traceparents: Vec<String>,
 }
 
 impl Activity {
@@ -74,6 +75,15 @@ impl Activity {
     /// The listener stopped (or resumed) accepting.
     pub(crate) fn set_paused(&self, paused: bool) {
         self.update(|c| c.paused = paused);
+    }
+
+    /// An HTTP request carried a W3C `traceparent`.
+    pub(crate) fn traced(&self, traceparent: &str) {
+        self.update(|c| c.traceparents.push(traceparent.to_owned()));
+    }
+
+    pub(crate) fn traceparents(&self) -> Vec<String> {
+        self.lock().traceparents.clone()
     }
 
     pub(crate) fn frozen(&self) -> usize {

@@ -65,12 +65,20 @@ impl From<RestAlertType> for IncidentType {
     }
 }
 
+/// Remembers a request's W3C `traceparent`, for tests of clients that propagate trace context.
+pub(crate) fn record_traceparent(shared: &Shared, headers: &HeaderMap) {
+    if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        shared.activity.traced(traceparent);
+    }
+}
+
 /// Handles `POST /v1/alerts`.
 pub async fn submit_alert(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    record_traceparent(&shared, &headers);
     let header_uuid = |name: &str| {
         headers
             .get(name)

@@ -235,6 +235,11 @@ impl DevServerHandle {
         self.inner.app.shared.activity.subscribers(root_field)
     }
 
+    /// The W3C `traceparent` headers HTTP requests (GraphQL and REST) carried, oldest first.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.inner.app.shared.activity.traceparents()
+    }
+
     /// How many connections went silent on [`DevServerHandle::freeze_all`].
     pub fn frozen_connections(&self) -> usize {
         self.inner.app.shared.activity.frozen()
@@ -431,6 +436,7 @@ async fn graphql_http(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
+    crate::rest::record_traceparent(&app.shared, &headers);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
