@@ -42,6 +42,9 @@ pub(crate) struct CatchupSpec {
     /// For a user's operation: the catch-up query with the operation's own selection, so the
     /// incidents it finds decode into the operation's type. `None`: the SDK's `ListIncidents`.
     pub(crate) query: Option<Arc<str>>,
+    /// Started from a checkpoint: catch up as soon as the subscription is sent, not only after a
+    /// reconnect.
+    pub(crate) resume: bool,
 }
 
 /// The newest `createdAt` the consumer has taken, shared by the consumer (which advances it) and
@@ -55,6 +58,11 @@ impl Watermark {
     /// server are not "missed", and the margin covers clock differences between client and server.
     pub(crate) fn starting_now() -> Arc<Self> {
         let start = Utc::now() - chrono::Duration::seconds(1);
+        Arc::new(Self(AtomicI64::new(start.timestamp_micros())))
+    }
+
+    /// Starts at `start` (a checkpoint's time): a catch-up then fetches what was created since.
+    pub(crate) fn starting_at(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(Self(AtomicI64::new(start.timestamp_micros())))
     }
 
@@ -76,11 +84,14 @@ pub(crate) struct CatchupState {
     pub(crate) holding: Option<Vec<RawPayload>>,
     /// The catch-up whose result this subscription waits for; older ones are discarded.
     pub(crate) pending: Option<u64>,
+    /// A catch-up is due as soon as the subscription is sent (it resumes from a checkpoint).
+    pub(crate) resume_pending: bool,
 }
 
 impl CatchupState {
     pub(crate) fn new(spec: CatchupSpec, watermark: Arc<Watermark>) -> Self {
         Self {
+            resume_pending: spec.resume,
             spec,
             watermark,
             holding: None,
@@ -288,6 +299,7 @@ mod tests {
                 root_field: "newIncidents",
                 severities: None,
                 query: None,
+                resume: false,
             },
             Watermark::starting_now(),
         );

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::builder::IncidentClientBuilder;
 use crate::catchup::{CatchupSpec, Watermark};
+use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::connection::Command;
 use crate::error::{Error, GraphQlError, Result, cause, message};
@@ -118,7 +119,7 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.subscribe_mapped(operation, "custom", None, |data| data)
+        self.subscribe_mapped(operation, "custom", None, None, |data| data)
     }
 
     /// Like [`IncidentClient::subscribe`], for your own operation on `newIncidents` or
@@ -132,11 +133,36 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
+        self.custom_caught_up(operation, None)
+    }
+
+    /// [`IncidentClient::subscribe_caught_up`], starting from `checkpoint`: first every
+    /// incident the operation selects created since (oldest first, none twice), then live ones.
+    pub fn subscribe_caught_up_from<Op, T>(
+        &self,
+        operation: Op,
+        checkpoint: Checkpoint,
+    ) -> Result<Subscription<T>>
+    where
+        Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.custom_caught_up(operation, Some(checkpoint))
+    }
+
+    fn custom_caught_up<Op, T>(
+        &self,
+        operation: Op,
+        start: Option<Checkpoint>,
+    ) -> Result<Subscription<T>>
+    where
+        Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
         let payload = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
         let spec = crate::custom_catchup::spec_for(&payload)?;
-        self.subscribe_mapped(operation, "custom", Some((spec, KeyOf::Payload)), |data| {
-            data
-        })
+        let catchup = Some((spec, KeyOf::Payload));
+        self.subscribe_mapped(operation, "custom", catchup, start, |data| data)
     }
 
     /// Registers a subscription. Payloads are decoded straight from the raw text into the
@@ -148,6 +174,7 @@ impl IncidentClient {
         operation: Op,
         stream: &'static str,
         catchup: Option<(CatchupSpec, KeyOf<U>)>,
+        start: Option<Checkpoint>,
         map: fn(T) -> U,
     ) -> Result<Subscription<U>>
     where
@@ -184,12 +211,27 @@ impl IncidentClient {
                 .ok_or_else(|| Error::Decode(message("an event had neither data nor errors")))
         });
         let (catchup, delivered) = match catchup {
-            Some((spec, incident_of)) => {
-                let watermark = Watermark::starting_now();
+            Some((mut spec, incident_of)) => {
+                let (watermark, checkpoint) = match start {
+                    Some(checkpoint) => {
+                        spec.resume = true;
+                        (Watermark::starting_at(checkpoint.created_at), checkpoint)
+                    }
+                    None => {
+                        let watermark = Watermark::starting_now();
+                        let checkpoint = Checkpoint::at(watermark.get());
+                        (watermark, checkpoint)
+                    }
+                };
+                let mut dedup = crate::catchup::Dedup::default();
+                for id in &checkpoint.ids {
+                    dedup.admit(*id);
+                }
                 let delivered = Delivered {
                     incident_of,
-                    dedup: Default::default(),
+                    dedup,
                     watermark: watermark.clone(),
+                    checkpoint,
                 };
                 (Some((spec, watermark)), Some(delivered))
             }
@@ -225,15 +267,31 @@ impl IncidentClient {
 
     /// P0 and P1 incidents as they are opened. Caught up after a reconnect: no incident is missed.
     pub fn critical_incidents(&self) -> Result<Subscription<IncidentFields>> {
+        self.critical(None)
+    }
+
+    /// [`IncidentClient::critical_incidents`] starting from `checkpoint` (saved from
+    /// [`Subscription::checkpoint`], by this process or an earlier one): first every P0 and P1
+    /// incident created since, oldest first and none twice, then live ones.
+    pub fn critical_incidents_from(
+        &self,
+        checkpoint: Checkpoint,
+    ) -> Result<Subscription<IncidentFields>> {
+        self.critical(Some(checkpoint))
+    }
+
+    fn critical(&self, start: Option<Checkpoint>) -> Result<Subscription<IncidentFields>> {
         let spec = CatchupSpec {
             root_field: "criticalIncidents",
             severities: Some(vec![Severity::P0, Severity::P1]),
             query: None,
+            resume: false,
         };
         self.subscribe_mapped(
             CriticalIncidents::build(()),
             "critical",
             Some((spec, KeyOf::Typed(incident_key))),
+            start,
             |d: CriticalIncidents| d.critical_incidents,
         )
     }
@@ -243,16 +301,40 @@ impl IncidentClient {
         &self,
         severities: Option<Vec<Severity>>,
     ) -> Result<Subscription<IncidentFields>> {
+        self.new(severities, None)
+    }
+
+    /// [`IncidentClient::new_incidents`] starting from `checkpoint` (saved from
+    /// [`Subscription::checkpoint`], by this process or an earlier one): first every matching
+    /// incident created since, oldest first and none twice, then live ones.
+    pub fn new_incidents_from(
+        &self,
+        severities: Option<Vec<Severity>>,
+        checkpoint: Checkpoint,
+    ) -> Result<Subscription<IncidentFields>> {
+        self.new(severities, Some(checkpoint))
+    }
+
+    fn new(
+        &self,
+        severities: Option<Vec<Severity>>,
+        start: Option<Checkpoint>,
+    ) -> Result<Subscription<IncidentFields>> {
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: severities.clone(),
             query: None,
+            resume: false,
         };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
         let key = KeyOf::Typed(incident_key);
-        self.subscribe_mapped(operation, "new", Some((spec, key)), |d: NewIncidents| {
-            d.new_incidents
-        })
+        self.subscribe_mapped(
+            operation,
+            "new",
+            Some((spec, key)),
+            start,
+            |d: NewIncidents| d.new_incidents,
+        )
     }
 
     /// Every change to matching incidents, and heartbeats. After a reconnect the stream yields
@@ -263,7 +345,7 @@ impl IncidentClient {
             severities: filter.severities,
             active_only: filter.active_only,
         });
-        self.subscribe_mapped(operation, "updates", None, |d: IncidentUpdates| {
+        self.subscribe_mapped(operation, "updates", None, None, |d: IncidentUpdates| {
             d.incident_updates
         })
     }
@@ -278,6 +360,7 @@ impl IncidentClient {
             operation,
             "state_changes",
             None,
+            None,
             |d: IncidentStateChanges| d.incident_state_changes,
         )
     }
@@ -288,6 +371,7 @@ impl IncidentClient {
         self.subscribe_mapped(
             Alerts::build(AlertsVariables { sources }),
             "alerts",
+            None,
             None,
             |d: Alerts| d.alerts,
         )

@@ -302,6 +302,9 @@ impl Supervisor {
                 match sent.await {
                     Ok(ping) => {
                         self.table.sent(&id, ping);
+                        if self.table.resume_pending(&id) {
+                            self.recovery.reconnected(&mut self.table, &id);
+                        }
                         Flow::Continue
                     }
                     Err(error) => Flow::Lost(error),
@@ -423,7 +426,7 @@ impl Supervisor {
         }
         for (id, payload) in &live {
             link.send(protocol::subscribe(id, payload)).await?;
-            if reconnected {
+            if reconnected || self.table.resume_pending(id) {
                 self.recovery.reconnected(&mut self.table, id);
             }
         }

@@ -58,6 +58,7 @@ pub(crate) fn spec_for(payload: &str) -> Result<CatchupSpec> {
         root_field,
         severities,
         query: Some(Arc::from(catchup)),
+        resume: false,
     })
 }
 

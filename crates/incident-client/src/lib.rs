@@ -55,6 +55,7 @@
 mod backoff;
 mod builder;
 mod catchup;
+mod checkpoint;
 mod client;
 mod config;
 mod connection;
@@ -91,6 +92,7 @@ pub mod operations;
 pub use crate::{
     backoff::ReconnectPolicy,
     builder::IncidentClientBuilder,
+    checkpoint::Checkpoint,
     client::{IncidentClient, UpdateFilter},
     error::{BoxError, Cause, Error, GraphQlError, Location, Result},
     rest::{AlertReceipt, AlertStatus, AlertSubmission},

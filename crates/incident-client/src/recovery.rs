@@ -50,7 +50,8 @@ impl Recovery {
         }
     }
 
-    /// After a reconnect: starts a catch-up for subscription `id` if it has one, or gives it a
+    /// After a reconnect (or, for a stream resumed from a checkpoint, once it is first sent):
+    /// starts a catch-up for subscription `id` if it has one, or gives it a
     /// gap notice. Live events that arrive meanwhile are held back until the catch-up is done.
     pub(crate) fn reconnected(&mut self, table: &mut Table, id: &str) {
         let Some(entry) = table.get_mut(id) else {
@@ -62,6 +63,7 @@ impl Recovery {
         };
         self.runs += 1;
         let run = self.runs;
+        state.resume_pending = false;
         state.holding.get_or_insert_with(Vec::new);
         state.pending = Some(run);
         let since = state.since(&entry.sink.queued());
@@ -152,6 +154,7 @@ mod tests {
             root_field: "newIncidents",
             severities: None,
             query: None,
+            resume: false,
         };
         table.insert(
             "1".into(),

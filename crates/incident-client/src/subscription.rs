@@ -23,6 +23,7 @@ use tokio::sync::{Notify, mpsc};
 use incident_schema::{Timestamp, Uuid};
 
 use crate::catchup::{Dedup, Watermark};
+use crate::checkpoint::Checkpoint;
 use crate::connection::Command;
 use crate::error::{Error, Result};
 use crate::protocol::RawPayload;
@@ -69,6 +70,8 @@ pub(crate) struct Delivered<T> {
     pub(crate) incident_of: KeyOf<T>,
     pub(crate) dedup: Dedup,
     pub(crate) watermark: Arc<Watermark>,
+    /// Where the consumer is, at full precision.
+    pub(crate) checkpoint: Checkpoint,
 }
 
 /// Names the incident an item is about, and when it was created.
@@ -142,6 +145,14 @@ impl<T> Subscription<T> {
         }
     }
 
+    /// Where the consumer of an incident-creation stream (`new_incidents`, `critical_incidents`,
+    /// `subscribe_caught_up`) is, after the last item it took: save it, and start the stream
+    /// from it after a restart (`*_from` methods of [`crate::IncidentClient`]). `None` for
+    /// streams that cannot be caught up.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.catchup.as_ref().map(|d| d.checkpoint.clone())
+    }
+
     /// How many items (events and notices) wait in the buffer for this consumer: its backlog.
     /// At the buffer's capacity the oldest events are dropped ([`Error::Lagged`]).
     pub fn queue_depth(&self) -> usize {
@@ -201,6 +212,7 @@ impl<T> Stream for Subscription<T> {
                     continue;
                 }
                 delivered.watermark.advance(created);
+                delivered.checkpoint.advance(id, created);
                 if queued.recovered {
                     this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
                 }
@@ -459,6 +471,7 @@ mod tests {
             }),
             dedup: Dedup::default(),
             watermark: watermark.clone(),
+            checkpoint: Checkpoint::at(watermark.get()),
         });
         push(&buffer, 1);
         push(&buffer, 2);

@@ -96,6 +96,14 @@ impl Table {
         self.entries.keys().cloned().collect()
     }
 
+    /// Whether `id` resumes from a checkpoint and has not caught up since it was sent.
+    pub(crate) fn resume_pending(&self, id: &str) -> bool {
+        self.entries
+            .get(id)
+            .and_then(|e| e.catchup.as_ref())
+            .is_some_and(|c| c.resume_pending)
+    }
+
     /// `subscribe` for `id` went out before ping number `ping`.
     pub(crate) fn sent(&mut self, id: &str, ping: u64) {
         if let Some(entry) = self.entries.get_mut(id) {

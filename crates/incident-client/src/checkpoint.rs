@@ -1,0 +1,102 @@
+//! `Checkpoint`: how far a consumer of an incident-creation stream has got, to resume from after
+//! a restart.
+
+use incident_schema::{Timestamp, Uuid};
+use serde::{Deserialize, Serialize};
+
+/// How far a consumer of `new_incidents`, `critical_incidents` or a caught-up custom stream has
+/// got: every incident created before `created_at` was delivered, and of those created exactly
+/// at `created_at`, the ones in `ids`. Small (one timestamp and usually one id), serializable,
+/// and ordered by progress.
+///
+/// [`crate::Subscription::checkpoint`] gives it after each delivered item; the `*_from` methods
+/// of [`crate::IncidentClient`] start a stream from one: they catch up on what was created since
+/// (oldest first, deduplicated) and then go on live, with no gap and no duplicate at the switch.
+///
+/// ```
+/// use incident_client::Checkpoint;
+///
+/// let saved = r#"{"created_at":"2026-11-30T09:15:00.123456789Z","ids":["6f1c3a2e-1111-4e3b-9a51-3b1d4d0f8c2a"]}"#;
+/// let checkpoint: Checkpoint = serde_json::from_str(saved).unwrap();
+/// assert_eq!(serde_json::to_string(&checkpoint).unwrap(), saved);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The creation time of the newest incident delivered.
+    pub created_at: Timestamp,
+    /// The incidents created at exactly `created_at` that were delivered.
+    pub ids: Vec<Uuid>,
+}
+
+impl Checkpoint {
+    /// A checkpoint at `created_at` with nothing delivered at that instant: resuming from it
+    /// delivers every incident created at or after it.
+    pub fn at(created_at: Timestamp) -> Self {
+        Self {
+            created_at,
+            ids: Vec::new(),
+        }
+    }
+
+    /// Records a delivered incident. Older ones leave the checkpoint where it is: everything
+    /// before it counts as delivered.
+    pub(crate) fn advance(&mut self, id: Uuid, created_at: Timestamp) {
+        if created_at > self.created_at {
+            self.created_at = created_at;
+            self.ids.clear();
+            self.ids.push(id);
+        } else if created_at == self.created_at && !self.ids.contains(&id) {
+            self.ids.push(id);
+        }
+    }
+}
+
+impl PartialOrd for Checkpoint {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Further along is greater: a later `created_at`, or as late with more delivered at it.
+impl Ord for Checkpoint {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.created_at
+            .cmp(&other.created_at)
+            .then(self.ids.len().cmp(&other.ids.len()))
+            .then_with(|| self.ids.cmp(&other.ids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn advancing_keeps_the_ids_of_the_newest_instant() {
+        let mut checkpoint = Checkpoint::at(at("2030-01-01T00:00:00Z"));
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        checkpoint.advance(a, at("2030-01-01T00:00:01Z"));
+        checkpoint.advance(b, at("2030-01-01T00:00:01Z"));
+        checkpoint.advance(b, at("2030-01-01T00:00:01Z"));
+        assert_eq!(checkpoint.ids, [a, b]);
+        checkpoint.advance(c, at("2029-12-31T00:00:00Z"));
+        assert_eq!(checkpoint.created_at, at("2030-01-01T00:00:01Z"));
+        checkpoint.advance(c, at("2030-01-01T00:00:02.5Z"));
+        assert_eq!(checkpoint.ids, [c]);
+    }
+
+    #[test]
+    fn checkpoints_order_by_progress_and_round_trip_through_json() {
+        let early = Checkpoint::at(at("2030-01-01T00:00:00Z"));
+        let mut later = early.clone();
+        later.advance(Uuid::new_v4(), at("2030-01-01T00:00:00Z"));
+        assert!(later > early);
+        let json = serde_json::to_string(&later).unwrap();
+        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), later);
+        assert!(serde_json::from_str::<Checkpoint>(r#"{"created_at":"yesterday"}"#).is_err());
+    }
+}
