@@ -91,6 +91,10 @@ pub struct WatchArgs {
     /// this address, such as 127.0.0.1:9464 (port 0 picks one; the address is logged on stderr).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Resume `new` or `critical` from this file and record progress in it after every event
+    /// printed (written atomically): at-least-once across crashes, at most one duplicate each.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub filters: Filters,
     #[command(flatten)]

@@ -23,6 +23,7 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
     );
     let watch = WatchArgs {
         metrics_addr: None,
+        checkpoint: None,
         kinds: vec![
             StreamKind::Critical,
             StreamKind::New,
@@ -39,8 +40,8 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
             limit: args.output.limit,
         },
     };
-    let streams = subscribe(&client, &watch.kinds, &watch)?;
-    stream_until_done(&client, streams, &args.output).await?;
+    let streams = subscribe(&client, &watch.kinds, &watch, None)?;
+    stream_until_done(&client, streams, &args.output, None).await?;
     server.shutdown().await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (including a clean Ctrl-C), 1 other failure, 2 bad usage,
 //! 3 connection failure, 4 authentication failure.
 
+mod checkpoint_file;
 mod cli;
 mod codegen;
 mod commands;

@@ -22,7 +22,20 @@ pub fn use_colour() -> bool {
 }
 
 fn envelope(stream: &str, event: &impl Serialize) -> Value {
-    json!({ "stream": stream, "event": event })
+    json!({ "kind": "event", "stream": stream, "event": event })
+}
+
+/// A line that is not an event (gap, lag, reconnect, end), for `--json` output: `kind` says
+/// which, so a log shipper can tell them from events.
+pub fn notice(kind: &str, stream: Option<&str>, detail: Value) -> Value {
+    let mut line = json!({ "kind": kind });
+    if let Some(stream) = stream {
+        line["stream"] = json!(stream);
+    }
+    if let (Value::Object(line), Value::Object(detail)) = (&mut line, detail) {
+        line.extend(detail);
+    }
+    line
 }
 
 fn severity(severity: &Severity, colour: bool) -> String {

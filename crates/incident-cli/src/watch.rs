@@ -2,13 +2,18 @@
 
 use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
-use incident_client::{Error, IncidentClient, Severity, UpdateFilter, Uuid};
+use incident_client::{
+    Checkpoint, ConnectionState, Error, IncidentClient, Severity, Subscription, UpdateFilter, Uuid,
+};
+use serde_json::json;
 
 use crate::cli::{Global, Output, StreamKind, WatchArgs};
 use crate::exit::parse;
 use crate::render::{self, Rendered};
 
-type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>)>;
+/// Each stream's items: which stream, the event or error, and (for `--checkpoint`) where the
+/// stream is after it.
+type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>, Option<Checkpoint>)>;
 
 /// `incident watch`: connect to `--ws-url`, or to an embedded dev server when none is given
 /// (with the `devserver` feature; without it, a URL is required).
@@ -17,6 +22,19 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
         vec![StreamKind::New]
     } else {
         args.kinds.clone()
+    };
+    // Checked before connecting: a bad file is a usage error, whatever the server.
+    let resume = match &args.checkpoint {
+        Some(path) => {
+            if !matches!(kinds.as_slice(), [StreamKind::New] | [StreamKind::Critical]) {
+                anyhow::bail!(crate::exit::UsageError(
+                    "--checkpoint works with one stream that can be resumed: `new` or `critical`"
+                        .into()
+                ));
+            }
+            crate::checkpoint_file::load(path)?
+        }
+        None => None,
     };
     // Before the client exists: it resolves its metric handles when it is made.
     let metrics = match args.metrics_addr {
@@ -34,8 +52,8 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
         let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
         eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");
     }
-    let streams = subscribe(&client, &kinds, &args)?;
-    stream_until_done(&client, streams, &args.output).await?;
+    let streams = subscribe(&client, &kinds, &args, resume)?;
+    stream_until_done(&client, streams, &args.output, args.checkpoint.as_deref()).await?;
     #[cfg(feature = "devserver")]
     if let Some(server) = server {
         server.shutdown().await;
@@ -75,10 +93,35 @@ pub async fn connect(global: &Global, url: &str, token: Option<String>) -> Resul
         .with_context(|| format!("connecting to {url}"))
 }
 
+/// The stream's items with its checkpoint after each, for `--checkpoint`.
+fn with_checkpoints<T: Send + 'static>(
+    subscription: Subscription<T>,
+) -> BoxStream<'static, (Result<T, Error>, Option<Checkpoint>)> {
+    futures::stream::unfold(subscription, |mut subscription| async move {
+        let item = subscription.next().await?;
+        let checkpoint = subscription.checkpoint();
+        Some(((item, checkpoint), subscription))
+    })
+    .boxed()
+}
+
+/// The name a stream has in output: `new`, `critical`, `updates`, `state_changes`, `alerts`.
+fn stream_name(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Critical => "critical",
+        StreamKind::New => "new",
+        StreamKind::Updates => "updates",
+        StreamKind::StateChanges => "state_changes",
+        StreamKind::Alerts => "alerts",
+    }
+}
+
+/// Subscribes to every kind; `resume` starts `new` or `critical` from a saved checkpoint.
 pub(crate) fn subscribe(
     client: &IncidentClient,
     kinds: &[StreamKind],
     args: &WatchArgs,
+    resume: Option<Checkpoint>,
 ) -> Result<SelectAll<Events>> {
     let colour = render::use_colour() && !args.output.json;
     let severities: Option<Vec<Severity>> = if args.filters.severities.is_empty() {
@@ -102,14 +145,29 @@ pub(crate) fn subscribe(
     let mut all = SelectAll::new();
     for &kind in kinds {
         let events: Events = match kind {
-            StreamKind::Critical => client
-                .critical_incidents()?
-                .map(move |e| (kind, e.map(|i| render::incident("critical", &i, colour))))
-                .boxed(),
-            StreamKind::New => client
-                .new_incidents(severities.clone())?
-                .map(move |e| (kind, e.map(|i| render::incident("new", &i, colour))))
-                .boxed(),
+            StreamKind::Critical | StreamKind::New => {
+                let subscription = match (kind, resume.clone()) {
+                    (StreamKind::Critical, None) => client.critical_incidents()?,
+                    (StreamKind::Critical, Some(from)) => client.critical_incidents_from(from)?,
+                    (_, None) => client.new_incidents(severities.clone())?,
+                    (_, Some(from)) => client.new_incidents_from(severities.clone(), from)?,
+                };
+                if let (Some(path), Some(start)) = (&args.checkpoint, subscription.checkpoint()) {
+                    // Recorded before anything is printed, so a crash right away still resumes
+                    // from here rather than from the next start's "now".
+                    crate::checkpoint_file::save(path, &start)?;
+                }
+                let name = stream_name(kind);
+                with_checkpoints(subscription)
+                    .map(move |(e, checkpoint)| {
+                        (
+                            kind,
+                            e.map(|i| render::incident(name, &i, colour)),
+                            checkpoint,
+                        )
+                    })
+                    .boxed()
+            }
             StreamKind::Updates => {
                 let filter = UpdateFilter {
                     incident_ids: Some(incidents.clone()).filter(|i| !i.is_empty()),
@@ -118,16 +176,16 @@ pub(crate) fn subscribe(
                 };
                 client
                     .incident_updates(filter)?
-                    .map(move |e| (kind, e.map(|u| render::update(&u, colour))))
+                    .map(move |e| (kind, e.map(|u| render::update(&u, colour)), None))
                     .boxed()
             }
             StreamKind::StateChanges => client
                 .incident_state_changes(incidents.first().copied())?
-                .map(move |e| (kind, e.map(|c| render::state_change(&c, colour))))
+                .map(move |e| (kind, e.map(|c| render::state_change(&c, colour)), None))
                 .boxed(),
             StreamKind::Alerts => client
                 .alerts(sources.clone())?
-                .map(move |e| (kind, e.map(|a| render::alert(&a, colour))))
+                .map(move |e| (kind, e.map(|a| render::alert(&a, colour)), None))
                 .boxed(),
         };
         all.push(events);
@@ -135,15 +193,27 @@ pub(crate) fn subscribe(
     Ok(all)
 }
 
-/// Prints events until the limit, a signal, or a stream's fatal error.
+/// Prints events until the limit, a signal, or a stream's fatal error; with `checkpoint`,
+/// records each stream's checkpoint after the event is printed. In `--json` mode every non-event
+/// (gap, lag, reconnect, end) is a JSON line on stdout with a `kind`; otherwise it goes to stderr.
 pub(crate) async fn stream_until_done(
     client: &IncidentClient,
     mut streams: SelectAll<Events>,
     output: &Output,
+    checkpoint: Option<&std::path::Path>,
 ) -> Result<()> {
     let mut printed = 0usize;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut state = client.connection_state();
+    state.borrow_and_update();
+    let mut was_connected = true;
+    let mut state_open = true;
+    let notice = |kind: &str, stream: Option<StreamKind>, detail: serde_json::Value| {
+        if output.json {
+            println!("{}", render::notice(kind, stream.map(stream_name), detail));
+        }
+    };
     let outcome = loop {
         if output.limit.is_some_and(|limit| printed >= limit) {
             break Ok(());
@@ -151,22 +221,60 @@ pub(crate) async fn stream_until_done(
         tokio::select! {
             () = &mut shutdown => {
                 eprintln!("interrupted: closing subscriptions");
+                notice("end", None, json!({ "reason": "interrupted" }));
                 break Ok(());
             }
+            changed = state.changed(), if state_open => {
+                if changed.is_err() {
+                    // The connection task ended; the streams say why.
+                    state_open = false;
+                    continue;
+                }
+                let now = state.borrow_and_update().clone();
+                match &now {
+                    ConnectionState::Reconnecting { attempt, delay, error } => {
+                        was_connected = false;
+                        notice("reconnecting", None, json!({
+                            "attempt": attempt, "retry_in_ms": delay.as_millis() as u64, "error": error,
+                        }));
+                    }
+                    ConnectionState::Connected { .. } if !was_connected => {
+                        was_connected = true;
+                        notice("reconnected", None, json!({}));
+                    }
+                    ConnectionState::Connecting { .. } => was_connected = false,
+                    _ => {}
+                }
+            }
             event = streams.next() => match event {
-                None => break Ok(()),
-                Some((_, Ok(rendered))) => {
+                None => {
+                    notice("end", None, json!({ "reason": "completed" }));
+                    break Ok(());
+                }
+                Some((_, Ok(rendered), position)) => {
                     if output.json {
                         println!("{}", rendered.json);
                     } else {
                         println!("{}", rendered.line);
                     }
                     printed += 1;
+                    if let (Some(path), Some(position)) = (checkpoint, position) {
+                        crate::checkpoint_file::save(path, &position)?;
+                    }
                 }
-                Some((kind, Err(error))) if error.is_recoverable() => {
-                    eprintln!("warning: {kind:?}: {error}");
+                Some((kind, Err(error), _)) if error.is_recoverable() => {
+                    match &error {
+                        Error::Lagged { dropped } => notice("lag", Some(kind), json!({ "dropped": dropped })),
+                        _ => notice("gap", Some(kind), json!({ "message": error.to_string() })),
+                    }
+                    if !output.json {
+                        eprintln!("warning: {}: {error}", stream_name(kind));
+                    }
                 }
-                Some((kind, Err(error))) => break Err(anyhow::Error::new(error).context(format!("the {kind:?} stream ended"))),
+                Some((kind, Err(error), _)) => {
+                    notice("end", Some(kind), json!({ "reason": "error", "error": format!("{:#}", anyhow::Error::new(error.clone())) }));
+                    break Err(anyhow::Error::new(error).context(format!("the {} stream ended", stream_name(kind))));
+                }
             }
         }
     };

@@ -568,3 +568,150 @@ async fn metrics_and_healthz_follow_a_server_restart() {
     let output = watch.interrupt().await;
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// Reads the JSON event lines a watcher printed until it exits (after a kill, what the pipe held).
+async fn remaining_events(watch: &mut Running) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(WAIT, watch.lines.next_line())
+        .await
+        .expect("the pipe closes after the process ends")
+    {
+        let value: Value = serde_json::from_str(&line).unwrap();
+        if value["kind"] == "event" {
+            events.push(value);
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpointed_watch_survives_sigkill_with_nothing_lost() {
+    let server = DevServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bot.checkpoint");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let args = ["watch", "new", "--json", "--checkpoint", file_arg.as_str()];
+
+    let mut watch = Running::start(incident(&server, &args));
+    settle(&server, &["newIncidents"]).await;
+    // Incidents keep coming at 100 a second while the watcher is killed and restarted.
+    let producing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let producer = {
+        let (server, producing) = (server.clone(), producing.clone());
+        tokio::spawn(async move {
+            let mut created = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            while producing.load(std::sync::atomic::Ordering::SeqCst) {
+                tick.tick().await;
+                let n = created.len();
+                let incident = server
+                    .store()
+                    .create_incident(
+                        "cli",
+                        &format!("steady {n}"),
+                        "d",
+                        Severity::P3,
+                        IncidentType::Application,
+                        vec![],
+                        vec![],
+                        "cli",
+                    )
+                    .unwrap();
+                created.push(incident.id.to_string());
+            }
+            created
+        })
+    };
+
+    let mut printed: Vec<String> = Vec::new();
+    for _ in 0..5 {
+        // Let it print a few, then kill it without warning.
+        for _ in 0..10 {
+            printed.push(
+                watch.json_line().await["event"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        watch.child.kill().await.unwrap();
+        printed.extend(
+            remaining_events(&mut watch)
+                .await
+                .iter()
+                .map(|e| e["event"]["id"].as_str().unwrap().to_owned()),
+        );
+        assert!(file.exists(), "a checkpoint was recorded");
+        watch = Running::start(incident(&server, &args));
+    }
+    producing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let created = producer.await.unwrap();
+    // The last watcher catches up on everything left.
+    let mut seen: std::collections::HashSet<String> = printed.iter().cloned().collect();
+    while !created.iter().all(|id| seen.contains(id)) {
+        let id = watch.json_line().await["event"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        seen.insert(id.clone());
+        printed.push(id);
+    }
+    watch.interrupt().await;
+    let duplicates = printed.len() - seen.len();
+    assert!(
+        duplicates <= 5,
+        "{duplicates} duplicates over 5 crashes ({} printed, {} distinct)",
+        printed.len(),
+        seen.len()
+    );
+    assert!(created.len() >= 40, "the producer ran: {}", created.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_checkpoint_or_an_unresumable_stream_is_bad_usage() {
+    let server = DevServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.checkpoint");
+    std::fs::write(&file, "{ not a checkpoint").unwrap();
+    let output = incident(
+        &server,
+        &["watch", "new", "--checkpoint", file.to_str().unwrap()],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "{ not a checkpoint"
+    );
+
+    let output = incident(
+        &server,
+        &["watch", "updates", "--checkpoint", file.to_str().unwrap()],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_mode_reports_gaps_and_reconnects_as_lines() {
+    let server = DevServer::builder().start().await.unwrap();
+    let mut watch = Running::start(incident(&server, &["watch", "updates", "--json"]));
+    settle(&server, &["incidentUpdates"]).await;
+    server.drop_all();
+    let mut kinds = Vec::new();
+    while !(kinds.contains(&"gap".to_owned()) && kinds.contains(&"reconnected".to_owned())) {
+        let line = watch.json_line().await;
+        if line["kind"] == "gap" {
+            assert_eq!(line["stream"], "updates");
+        }
+        kinds.push(line["kind"].as_str().unwrap().to_owned());
+    }
+    assert!(kinds.contains(&"reconnecting".to_owned()), "{kinds:?}");
+    watch.interrupt().await;
+}
