@@ -301,7 +301,7 @@ impl IncidentClient {
         &self,
         severities: Option<Vec<Severity>>,
     ) -> Result<Subscription<IncidentFields>> {
-        self.new(severities, None)
+        self.created(severities, None)
     }
 
     /// [`IncidentClient::new_incidents`] starting from `checkpoint` (saved from
@@ -312,10 +312,10 @@ impl IncidentClient {
         severities: Option<Vec<Severity>>,
         checkpoint: Checkpoint,
     ) -> Result<Subscription<IncidentFields>> {
-        self.new(severities, Some(checkpoint))
+        self.created(severities, Some(checkpoint))
     }
 
-    fn new(
+    fn created(
         &self,
         severities: Option<Vec<Severity>>,
         start: Option<Checkpoint>,
