@@ -263,6 +263,9 @@ pub struct ServeArgs {
     /// Accept requests without tokens.
     #[arg(long)]
     pub no_auth: bool,
+    /// Keep the data in this file across restarts (read at start, written after changes).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 #[cfg(feature = "devserver")]

@@ -209,6 +209,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(rate) = args.demo_traffic {
         builder = builder.demo_traffic(rate);
     }
+    if let Some(state) = args.state {
+        builder = builder.state_file(state);
+    }
     let server = builder.start().await?;
     eprintln!(
         "serving {} and {}; Ctrl-C to stop",

@@ -71,3 +71,68 @@ async fn resuming_critical_incidents_applies_the_severity_and_skips_what_was_del
     let mut filtered = filtered.unwrap();
     assert_eq!(next(&mut filtered).await.unwrap().title, "minor");
 }
+
+#[tokio::test]
+async fn resuming_works_against_a_server_process_that_restarted_from_its_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("server.json");
+    let first = incident_devserver::DevServer::builder()
+        .jwt_secret("shared")
+        .state_file(&state)
+        .start()
+        .await
+        .unwrap();
+    let saved = {
+        let client = client(&first).await;
+        let mut new = client.new_incidents(None).unwrap();
+        live(&new).await;
+        for n in 0..10 {
+            open(&first, &format!("before {n}"), ServerSeverity::P2);
+        }
+        for _ in 0..10 {
+            next(&mut new).await.unwrap();
+        }
+        client.shutdown().await;
+        new.checkpoint().unwrap()
+    };
+    first.shutdown().await;
+
+    // Another server process, on another port, from the same file.
+    let second = incident_devserver::DevServer::builder()
+        .jwt_secret("shared")
+        .state_file(&state)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        second.store().stats().0,
+        10,
+        "the incidents survived the restart"
+    );
+    for n in 0..20 {
+        open(&second, &format!("after {n}"), ServerSeverity::P2);
+    }
+    let client = client(&second).await;
+    let mut resumed = client.new_incidents_from(None, saved).unwrap();
+    for n in 0..20 {
+        assert_eq!(
+            next(&mut resumed).await.unwrap().title,
+            format!("after {n}")
+        );
+    }
+    live(&resumed).await;
+    quiet(&mut resumed).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_an_error_not_an_empty_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("server.json");
+    std::fs::write(&state, "[1, 2").unwrap();
+    let error = incident_devserver::DevServer::builder()
+        .state_file(&state)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("state file"), "{error}");
+}

@@ -12,6 +12,9 @@ pub enum Error {
     /// The SDL could not be turned into an executable schema.
     #[error("the schema cannot be served: {0}")]
     Schema(String),
+    /// The state file could not be read.
+    #[error("the state file cannot be used: {0}")]
+    State(String),
 }
 
 /// `Result` with this crate's [`Error`].

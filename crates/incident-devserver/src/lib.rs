@@ -33,6 +33,7 @@ mod error;
 mod error_paths;
 mod listener;
 pub mod model;
+mod persist;
 mod resolvers;
 mod rest;
 mod schema;

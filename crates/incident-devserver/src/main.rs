@@ -42,6 +42,9 @@ enum Command {
         /// Seconds between HEARTBEAT updates on incidentUpdates.
         #[arg(long, default_value_t = 30)]
         heartbeat_secs: u64,
+        /// Keep the data in this file across restarts (read at start, written after changes).
+        #[arg(long, value_name = "FILE")]
+        state: Option<std::path::PathBuf>,
     },
     /// Print a token signed with the secret.
     Token {
@@ -78,6 +81,7 @@ async fn main() -> Result<()> {
             jwt_secret,
             no_auth,
             heartbeat_secs,
+            state,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -98,6 +102,9 @@ async fn main() -> Result<()> {
             }
             if let Some(rate) = demo_traffic {
                 builder = builder.demo_traffic(rate);
+            }
+            if let Some(state) = state {
+                builder = builder.state_file(state);
             }
             let server = builder.start().await.context("starting the dev server")?;
             eprintln!(

@@ -123,7 +123,7 @@ pub struct Label {
 }
 
 /// One entry in an incident's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct TimelineEvent {
@@ -136,7 +136,7 @@ pub struct TimelineEvent {
 }
 
 /// How an incident was closed out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct Resolution {
@@ -149,7 +149,7 @@ pub struct Resolution {
 }
 
 /// An incident as stored. `relatedIncidents`, `isActive` and `isCritical` are computed on output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct Incident {

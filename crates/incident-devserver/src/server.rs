@@ -40,6 +40,7 @@ impl DevServer {
             event_capacity: 1024,
             init_timeout: Duration::from_secs(10),
             demo_traffic: None,
+            state_file: None,
         }
     }
 }
@@ -54,6 +55,7 @@ pub struct DevServerBuilder {
     event_capacity: usize,
     init_timeout: Duration,
     demo_traffic: Option<f64>,
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl DevServerBuilder {
@@ -108,6 +110,14 @@ impl DevServerBuilder {
         self
     }
 
+    /// Keep the data in `path` across restarts of the process: read at start if it exists,
+    /// replaced atomically after changes (at most every 50 ms) and at shutdown. Default: in
+    /// memory only.
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds and starts serving.
     pub async fn start(self) -> Result<DevServerHandle> {
         let shared = Arc::new(Shared {
@@ -118,6 +128,14 @@ impl DevServerBuilder {
             activity: Default::default(),
         });
         let schema = crate::schema::build(shared.clone()).map_err(Error::Schema)?;
+        let saver = match &self.state_file {
+            Some(path) => {
+                crate::persist::load(&shared.store, path).map_err(Error::State)?;
+                let task = tokio::spawn(crate::persist::writer(shared.clone(), path.clone()));
+                Some((task, path.clone()))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .map_err(|e| Error::Bind(self.addr, e))?;
@@ -153,6 +171,7 @@ impl DevServerBuilder {
                 paused: paused_tx,
                 serving: Mutex::new(Some(serving)),
                 demo: std::sync::Mutex::new(demo),
+                saver: std::sync::Mutex::new(saver),
             }),
         })
     }
@@ -171,6 +190,8 @@ struct HandleInner {
     paused: watch::Sender<bool>,
     serving: Mutex<Option<Serving>>,
     demo: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The state file's writer and the file.
+    saver: std::sync::Mutex<Option<(JoinHandle<()>, std::path::PathBuf)>>,
 }
 
 #[derive(Debug)]
@@ -351,6 +372,18 @@ impl DevServerHandle {
         }
         self.close_all(1001, "server shutting down");
         self.stop_serving().await;
+        let saver = self
+            .inner
+            .saver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((task, path)) = saver {
+            task.abort();
+            if let Err(error) = crate::persist::save(&self.inner.app.shared.store, &path) {
+                tracing::warn!(%error, file = %path.display(), "could not save the state");
+            }
+        }
     }
 
     async fn stop_serving(&self) {

@@ -78,6 +78,7 @@ pub struct Store {
     inner: RwLock<Inner>,
     events: broadcast::Sender<Event>,
     dedup_window: Duration,
+    changed: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +96,7 @@ impl Store {
             inner: RwLock::new(Inner::default()),
             events: broadcast::channel(event_capacity.max(1)).0,
             dedup_window,
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -106,6 +108,50 @@ impl Store {
     fn publish(&self, event: Event) {
         // No receivers is normal: nobody is subscribed.
         let _ = self.events.send(event);
+        self.changed.notify_one();
+    }
+
+    /// Wakes after changes (coalesced), for the state file's writer.
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Everything the store holds, as the state file keeps it.
+    pub(crate) fn export(&self) -> crate::persist::State {
+        let inner = self.read();
+        crate::persist::State {
+            incidents: inner
+                .incidents
+                .iter()
+                .map(|incident| crate::persist::StoredIncident {
+                    related: incident.related.clone(),
+                    incident: incident.clone(),
+                })
+                .collect(),
+            fingerprints: inner
+                .fingerprints
+                .iter()
+                .map(|(fingerprint, (incident, alert, seen))| {
+                    (fingerprint.clone(), *incident, *alert, *seen)
+                })
+                .collect(),
+        }
+    }
+
+    /// Replaces the store's data with `state` (at start-up, before anyone subscribes).
+    pub(crate) fn import(&self, state: crate::persist::State) {
+        let mut inner = self.write();
+        *inner = Inner::default();
+        for stored in state.incidents {
+            let mut incident = stored.incident;
+            incident.related = stored.related;
+            inner.insert(incident);
+        }
+        for (fingerprint, incident, alert, seen) in state.fingerprints {
+            inner
+                .fingerprints
+                .insert(fingerprint, (incident, alert, seen));
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
