@@ -3,7 +3,8 @@
 use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{
-    Checkpoint, ConnectionState, Error, IncidentClient, Severity, Subscription, UpdateFilter, Uuid,
+    Checkpoint, ConnectionState, Error, GapWindow, IncidentClient, Severity, Subscription,
+    UpdateFilter, Uuid,
 };
 use serde_json::json;
 
@@ -11,9 +12,16 @@ use crate::cli::{Global, Output, StreamKind, WatchArgs};
 use crate::exit::parse;
 use crate::render::{self, Rendered};
 
-/// Each stream's items: which stream, the event or error, and (for `--checkpoint`) where the
-/// stream is after it.
-type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>, Option<Checkpoint>)>;
+/// Each stream's items: which stream, the event or error, and where the stream is after it.
+type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>, Position)>;
+
+/// Where a stream is after an item: its checkpoint (streams that can be resumed) and the window
+/// of its latest gap.
+#[derive(Debug, Default)]
+pub(crate) struct Position {
+    checkpoint: Option<Checkpoint>,
+    gap: Option<GapWindow>,
+}
 
 /// `incident watch`: connect to `--ws-url`, or to an embedded dev server when none is given
 /// (with the `devserver` feature; without it, a URL is required).
@@ -93,14 +101,17 @@ pub async fn connect(global: &Global, url: &str, token: Option<String>) -> Resul
         .with_context(|| format!("connecting to {url}"))
 }
 
-/// The stream's items with its checkpoint after each, for `--checkpoint`.
-fn with_checkpoints<T: Send + 'static>(
+/// The stream's items, each with the stream's position after it.
+fn tracked<T: Send + 'static>(
     subscription: Subscription<T>,
-) -> BoxStream<'static, (Result<T, Error>, Option<Checkpoint>)> {
+) -> BoxStream<'static, (Result<T, Error>, Position)> {
     futures::stream::unfold(subscription, |mut subscription| async move {
         let item = subscription.next().await?;
-        let checkpoint = subscription.checkpoint();
-        Some(((item, checkpoint), subscription))
+        let position = Position {
+            checkpoint: subscription.checkpoint(),
+            gap: subscription.last_gap(),
+        };
+        Some(((item, position), subscription))
     })
     .boxed()
 }
@@ -158,14 +169,8 @@ pub(crate) fn subscribe(
                     crate::checkpoint_file::save(path, &start)?;
                 }
                 let name = stream_name(kind);
-                with_checkpoints(subscription)
-                    .map(move |(e, checkpoint)| {
-                        (
-                            kind,
-                            e.map(|i| render::incident(name, &i, colour)),
-                            checkpoint,
-                        )
-                    })
+                tracked(subscription)
+                    .map(move |(e, at)| (kind, e.map(|i| render::incident(name, &i, colour)), at))
                     .boxed()
             }
             StreamKind::Updates => {
@@ -174,18 +179,17 @@ pub(crate) fn subscribe(
                     severities: severities.clone(),
                     active_only: args.filters.active_only.then_some(true),
                 };
-                client
-                    .incident_updates(filter)?
-                    .map(move |e| (kind, e.map(|u| render::update(&u, colour)), None))
+                tracked(client.incident_updates(filter)?)
+                    .map(move |(e, at)| (kind, e.map(|u| render::update(&u, colour)), at))
                     .boxed()
             }
-            StreamKind::StateChanges => client
-                .incident_state_changes(incidents.first().copied())?
-                .map(move |e| (kind, e.map(|c| render::state_change(&c, colour)), None))
-                .boxed(),
-            StreamKind::Alerts => client
-                .alerts(sources.clone())?
-                .map(move |e| (kind, e.map(|a| render::alert(&a, colour)), None))
+            StreamKind::StateChanges => {
+                tracked(client.incident_state_changes(incidents.first().copied())?)
+                    .map(move |(e, at)| (kind, e.map(|c| render::state_change(&c, colour)), at))
+                    .boxed()
+            }
+            StreamKind::Alerts => tracked(client.alerts(sources.clone())?)
+                .map(move |(e, at)| (kind, e.map(|a| render::alert(&a, colour)), at))
                 .boxed(),
         };
         all.push(events);
@@ -258,17 +262,28 @@ pub(crate) async fn stream_until_done(
                         println!("{}", rendered.line);
                     }
                     printed += 1;
-                    if let (Some(path), Some(position)) = (checkpoint, position) {
+                    if let (Some(path), Some(position)) = (checkpoint, position.checkpoint) {
                         crate::checkpoint_file::save(path, &position)?;
                     }
                 }
-                Some((kind, Err(error), _)) if error.is_recoverable() => {
+                Some((kind, Err(error), position)) if error.is_recoverable() => {
+                    let window = position.gap.filter(|_| matches!(error, Error::Gap));
                     match &error {
                         Error::Lagged { dropped } => notice("lag", Some(kind), json!({ "dropped": dropped })),
-                        _ => notice("gap", Some(kind), json!({ "message": error.to_string() })),
+                        _ => notice("gap", Some(kind), json!({
+                            "message": error.to_string(),
+                            "from": window.map(|w| w.from.to_rfc3339()),
+                            "until": window.map(|w| w.until.to_rfc3339()),
+                        })),
                     }
                     if !output.json {
-                        eprintln!("warning: {}: {error}", stream_name(kind));
+                        match window {
+                            Some(w) => eprintln!(
+                                "warning: {}: {error} (between {} and {})",
+                                stream_name(kind), w.from.to_rfc3339(), w.until.to_rfc3339()
+                            ),
+                            None => eprintln!("warning: {}: {error}", stream_name(kind)),
+                        }
                     }
                 }
                 Some((kind, Err(error), _)) => {

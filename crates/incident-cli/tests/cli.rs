@@ -709,6 +709,9 @@ async fn json_mode_reports_gaps_and_reconnects_as_lines() {
         let line = watch.json_line().await;
         if line["kind"] == "gap" {
             assert_eq!(line["stream"], "updates");
+            let from = line["from"].as_str().expect("a gap has a window");
+            let until = line["until"].as_str().unwrap();
+            assert!(from <= until, "{line}");
         }
         kinds.push(line["kind"].as_str().unwrap().to_owned());
     }

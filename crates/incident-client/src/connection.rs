@@ -96,6 +96,8 @@ pub(crate) struct Supervisor {
     last_subscribed: Option<String>,
     state: watch::Sender<ConnectionState>,
     metrics: ConnectionMetrics,
+    /// When the last connection last heard from the server: where a gap starts.
+    lost_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Supervisor {
@@ -116,6 +118,7 @@ impl Supervisor {
             last_subscribed: None,
             state,
             metrics: ConnectionMetrics::new(),
+            lost_at: chrono::Utc::now(),
         }
     }
 
@@ -303,7 +306,8 @@ impl Supervisor {
                     Ok(ping) => {
                         self.table.sent(&id, ping);
                         if self.table.resume_pending(&id) {
-                            self.recovery.reconnected(&mut self.table, &id);
+                            let since = self.lost_at;
+                            self.recovery.reconnected(&mut self.table, &id, since);
                         }
                         Flow::Continue
                     }
@@ -345,6 +349,7 @@ impl Supervisor {
             link.delivered || link.since.elapsed() >= config.reconnect.max_delay
         };
         if let Err(error) = self.resubscribe(link, reconnected).await {
+            self.lost_at = link.last_heard_at();
             return Outcome::Lost {
                 healthy: healthy(link, &self.config),
                 error,
@@ -387,6 +392,7 @@ impl Supervisor {
                 },
             };
             if let Some(error) = lost {
+                self.lost_at = link.last_heard_at();
                 return Outcome::Lost {
                     healthy: healthy(link, &self.config),
                     error,
@@ -427,7 +433,7 @@ impl Supervisor {
         for (id, payload) in &live {
             link.send(protocol::subscribe(id, payload)).await?;
             if reconnected || self.table.resume_pending(id) {
-                self.recovery.reconnected(&mut self.table, id);
+                self.recovery.reconnected(&mut self.table, id, self.lost_at);
             }
         }
         let ping = link.ping().await?;

@@ -61,6 +61,7 @@ mod config;
 mod connection;
 mod custom_catchup;
 mod error;
+mod gap;
 mod handshake;
 mod http;
 mod link;
@@ -95,6 +96,7 @@ pub use crate::{
     checkpoint::Checkpoint,
     client::{IncidentClient, UpdateFilter},
     error::{BoxError, Cause, Error, GraphQlError, Location, Result},
+    gap::GapWindow,
     rest::{AlertReceipt, AlertStatus, AlertSubmission},
     state::ConnectionState,
     stats::Stats,

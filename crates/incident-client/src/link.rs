@@ -36,6 +36,9 @@ pub(crate) struct Link {
     pub(crate) since: Instant,
     /// Whether the server delivered an event on it.
     pub(crate) delivered: bool,
+    /// When a message last arrived: a half-open socket stops delivering long before it is
+    /// noticed, so this, not the moment of noticing, is where a gap starts.
+    pub(crate) last_heard: Instant,
     /// Pings sent so far, and the send times of those not answered yet.
     pings_sent: u64,
     unanswered: VecDeque<Instant>,
@@ -48,6 +51,7 @@ impl Link {
             url: url.to_owned(),
             since: Instant::now(),
             delivered: false,
+            last_heard: Instant::now(),
             pings_sent: 0,
             unanswered: VecDeque::new(),
         }
@@ -64,11 +68,21 @@ impl Link {
     /// The next protocol message, or how the socket closed. Malformed text is [`Error::Decode`].
     pub(crate) async fn read(&mut self) -> Result<Read> {
         let url = &self.url;
-        read(&mut self.socket, |source| Error::ConnectionLost {
+        let read = read(&mut self.socket, |source| Error::ConnectionLost {
             url: url.clone(),
             source,
         })
-        .await
+        .await;
+        if let Ok(Read::Message(_)) = read {
+            self.last_heard = Instant::now();
+        }
+        read
+    }
+
+    /// When a message last arrived, on the wall clock.
+    pub(crate) fn last_heard_at(&self) -> chrono::DateTime<chrono::Utc> {
+        let silent = chrono::Duration::from_std(self.last_heard.elapsed()).unwrap_or_default();
+        chrono::Utc::now() - silent
     }
 
     pub(crate) async fn send(&mut self, text: String) -> Result<()> {

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::catchup::{missed_incidents, payload_for};
 use crate::error::Result;
+use crate::gap::GapWindow;
 use crate::http::HttpClient;
 use crate::subscription::Buffer;
 use crate::table::Table;
@@ -38,8 +39,11 @@ impl Recovery {
         }
     }
 
-    fn gap(&self, sink: &Buffer) {
-        sink.push_gap();
+    fn gap(&self, sink: &Buffer, from: chrono::DateTime<chrono::Utc>) {
+        sink.push_gap(GapWindow {
+            from,
+            until: chrono::Utc::now(),
+        });
     }
 
     /// The next finished catch-up; pending forever while none runs.
@@ -53,12 +57,18 @@ impl Recovery {
     /// After a reconnect (or, for a stream resumed from a checkpoint, once it is first sent):
     /// starts a catch-up for subscription `id` if it has one, or gives it a
     /// gap notice. Live events that arrive meanwhile are held back until the catch-up is done.
-    pub(crate) fn reconnected(&mut self, table: &mut Table, id: &str) {
+    /// `lost_at` is when the previous connection was lost: the start of a gap.
+    pub(crate) fn reconnected(
+        &mut self,
+        table: &mut Table,
+        id: &str,
+        lost_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let Some(entry) = table.get_mut(id) else {
             return;
         };
         let Some(state) = entry.catchup.as_mut() else {
-            self.gap(&entry.sink);
+            self.gap(&entry.sink, lost_at);
             return;
         };
         self.runs += 1;
@@ -92,6 +102,7 @@ impl Recovery {
         }
         state.pending = None;
         let root_field = state.spec.root_field;
+        let from = state.watermark.get();
         let held = state.holding.take().unwrap_or_default();
         match result {
             Ok(Some(missed)) => {
@@ -110,11 +121,11 @@ impl Recovery {
             }
             Ok(None) => {
                 warn!(subscription = %id, "too many incidents were missed to catch up; reporting a gap");
-                self.gap(&entry.sink);
+                self.gap(&entry.sink, from);
             }
             Err(error) => {
                 warn!(subscription = %id, %error, "catching up failed; reporting a gap");
-                self.gap(&entry.sink);
+                self.gap(&entry.sink, from);
             }
         }
         for payload in held {
@@ -162,8 +173,8 @@ mod tests {
             sink.clone(),
             Some((spec, Watermark::starting_now())),
         );
-        recovery.reconnected(&mut table, "1");
-        recovery.reconnected(&mut table, "1");
+        recovery.reconnected(&mut table, "1", chrono::Utc::now());
+        recovery.reconnected(&mut table, "1", chrono::Utc::now());
         assert_eq!(recovery.running.len(), 2);
         let older = Done {
             id: "1".into(),

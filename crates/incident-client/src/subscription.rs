@@ -26,6 +26,7 @@ use crate::catchup::{Dedup, Watermark};
 use crate::checkpoint::Checkpoint;
 use crate::connection::Command;
 use crate::error::{Error, Result};
+use crate::gap::GapWindow;
 use crate::protocol::RawPayload;
 use crate::stats::StatsInner;
 use crate::telemetry::StreamMetrics;
@@ -153,6 +154,12 @@ impl<T> Subscription<T> {
         self.catchup.as_ref().map(|d| d.checkpoint.clone())
     }
 
+    /// The time window of the latest [`Error::Gap`] this stream reported: what a consumer
+    /// reconciles (for incidents, with [`crate::IncidentClient::incidents_changed_since`]).
+    pub fn last_gap(&self) -> Option<GapWindow> {
+        self.buffer.lock().last_gap
+    }
+
     /// How many items (events and notices) wait in the buffer for this consumer: its backlog.
     /// At the buffer's capacity the oldest events are dropped ([`Error::Lagged`]).
     pub fn queue_depth(&self) -> usize {
@@ -258,6 +265,8 @@ struct BufferState {
     terminal: Option<Error>,
     /// Whether the server has confirmed the subscription on the current connection.
     live: bool,
+    /// The window of the latest gap notice.
+    last_gap: Option<GapWindow>,
 }
 
 impl Buffer {
@@ -271,6 +280,7 @@ impl Buffer {
                 end: None,
                 terminal: None,
                 live: false,
+                last_gap: None,
             }),
             waker: AtomicWaker::new(),
             changed: Notify::new(),
@@ -315,9 +325,19 @@ impl Buffer {
     }
 
     /// Queues a gap notice, counted.
-    pub(crate) fn push_gap(&self) {
+    pub(crate) fn push_gap(&self, window: GapWindow) {
         self.stats.gaps.fetch_add(1, Ordering::Relaxed);
         self.metrics.gap();
+        {
+            let mut state = self.lock();
+            state.last_gap = Some(match state.last_gap {
+                // Notices that coalesce cover both windows.
+                Some(last) if matches!(state.items.back(), Some(Err(Error::Gap))) => {
+                    last.union(window)
+                }
+                _ => window,
+            });
+        }
         self.push(Err(Error::Gap));
     }
 
@@ -419,6 +439,13 @@ mod tests {
         )
     }
 
+    fn window() -> GapWindow {
+        GapWindow {
+            from: chrono::Utc::now(),
+            until: chrono::Utc::now(),
+        }
+    }
+
     fn push(buffer: &Buffer, n: u32) {
         buffer.push_payload(n.to_string().into());
     }
@@ -491,10 +518,10 @@ mod tests {
     #[tokio::test]
     async fn only_events_are_dropped_and_counted_and_repeated_gaps_are_one() {
         let (mut sub, buffer, _rx) = subscription(2);
-        buffer.push_gap();
-        buffer.push_gap();
+        buffer.push_gap(window());
+        buffer.push_gap(window());
         push(&buffer, 1);
-        buffer.push_gap();
+        buffer.push_gap(window());
         push(&buffer, 2);
         push(&buffer, 3);
         // Full of notices and events: the events go first, and only they count as dropped.

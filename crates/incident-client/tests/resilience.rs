@@ -413,3 +413,38 @@ async fn the_token_never_shows_in_debug_output() {
     assert!(!debug.contains(&jwt), "{debug}");
     assert!(debug.contains("ws://"), "{debug}");
 }
+
+#[tokio::test]
+async fn a_gap_says_its_window_and_the_reconciliation_query_finds_what_changed_in_it() {
+    let server = server().await;
+    let untouched = open(&server, "untouched", ServerSeverity::P3);
+    let touched = open(&server, "touched while away", ServerSeverity::P2);
+    let client = builder(&server)
+        .reconnect(quick_reconnect())
+        .connect()
+        .await
+        .unwrap();
+    let mut updates = client.incident_updates(UpdateFilter::default()).unwrap();
+    live(&updates).await;
+    server.pause_accepting(true);
+    assert!(server.wait_for(WAIT, |s| s.is_paused()).await);
+    server.drop_all();
+    until("the client to notice", || !client.stats().connected).await;
+    server
+        .store()
+        .add_comment(touched.parse().unwrap(), "missed".into(), "ops")
+        .unwrap();
+    server.pause_accepting(false);
+
+    assert!(matches!(next(&mut updates).await, Err(Error::Gap)));
+    let window = updates.last_gap().expect("a gap has a window");
+    assert!(window.from <= window.until);
+    let changed = client.incidents_changed_since(window.from).await.unwrap();
+    let ids: Vec<String> = changed.iter().map(|i| i.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        std::slice::from_ref(&touched),
+        "only what changed in the window"
+    );
+    assert!(!ids.contains(&untouched));
+}
