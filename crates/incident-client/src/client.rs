@@ -227,11 +227,13 @@ impl IncidentClient {
                 for id in &checkpoint.ids {
                     dedup.admit(*id);
                 }
+                let resumed_at = spec.resume.then_some(checkpoint.created_at);
                 let delivered = Delivered {
                     incident_of,
                     dedup,
                     watermark: watermark.clone(),
                     checkpoint,
+                    resumed_at,
                 };
                 (Some((spec, watermark)), Some(delivered))
             }

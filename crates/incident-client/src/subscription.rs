@@ -73,6 +73,9 @@ pub(crate) struct Delivered<T> {
     pub(crate) watermark: Arc<Watermark>,
     /// Where the consumer is, at full precision.
     pub(crate) checkpoint: Checkpoint,
+    /// For a stream resumed from a checkpoint: recovered incidents created before this were
+    /// delivered before the checkpoint was taken (the catch-up starts at the microsecond).
+    pub(crate) resumed_at: Option<Timestamp>,
 }
 
 /// Names the incident an item is about, and when it was created.
@@ -214,7 +217,8 @@ impl<T> Stream for Subscription<T> {
                     this.buffer.metrics.delivered(queued.recovered);
                     return Poll::Ready(Some(Ok(value)));
                 };
-                if !delivered.dedup.admit(id) {
+                let before_resume = delivered.resumed_at.is_some_and(|at| created < at);
+                if (queued.recovered && before_resume) || !delivered.dedup.admit(id) {
                     // Delivered already, before a reconnect or by the catch-up.
                     continue;
                 }
@@ -499,6 +503,7 @@ mod tests {
             dedup: Dedup::default(),
             watermark: watermark.clone(),
             checkpoint: Checkpoint::at(watermark.get()),
+            resumed_at: None,
         });
         push(&buffer, 1);
         push(&buffer, 2);
