@@ -86,6 +86,9 @@ pub(crate) struct CatchupState {
     pub(crate) pending: Option<u64>,
     /// A catch-up is due as soon as the subscription is sent (it resumes from a checkpoint).
     pub(crate) resume_pending: bool,
+    /// While refilling a consumer whose buffer overflowed: the next oldest-first page to fetch
+    /// (`None` until the first is found).
+    pub(crate) refill_page: Option<i32>,
 }
 
 impl CatchupState {
@@ -96,6 +99,7 @@ impl CatchupState {
             watermark,
             holding: None,
             pending: None,
+            refill_page: None,
         }
     }
 
@@ -170,6 +174,15 @@ struct IncidentKey {
 /// Page `page` of the catch-up query: newest first by `createdAt`, asked for explicitly rather
 /// than left to the server's default order.
 fn page_variables(severities: Option<Vec<Severity>>, page: i32) -> ListIncidentsVariables {
+    ordered_page(severities, page, SortOrder::Desc)
+}
+
+/// Page `page` of the stream's incidents by `createdAt` in `order`.
+fn ordered_page(
+    severities: Option<Vec<Severity>>,
+    page: i32,
+    order: SortOrder,
+) -> ListIncidentsVariables {
     ListIncidentsVariables {
         filter: Some(IncidentFilterInput {
             severities,
@@ -177,13 +190,72 @@ fn page_variables(severities: Option<Vec<Severity>>, page: i32) -> ListIncidents
         }),
         pagination: Some(PaginationInput {
             page,
-            page_size: 100,
+            page_size: PAGE_SIZE as i32,
         }),
         sort: Some(IncidentSortInput {
             field: IncidentSortField::CreatedAt,
-            order: SortOrder::Desc,
+            order,
         }),
     }
+}
+
+/// Incidents per page of a catch-up or refill query.
+pub(crate) const PAGE_SIZE: usize = 100;
+
+/// One page of the stream's incidents, oldest first: `(incidents, total pages)`. Oldest-first
+/// offsets never move (incidents are only ever added, at the end), so a refill can walk them
+/// while new incidents are created.
+pub(crate) async fn ascending_page(
+    http: &HttpClient,
+    spec: &CatchupSpec,
+    page: i32,
+) -> Result<(Vec<Value>, i32)> {
+    use cynic::QueryBuilder;
+    let variables = ordered_page(spec.severities.clone(), page, SortOrder::Asc);
+    let data = match &spec.query {
+        Some(query) => {
+            let variables = serde_json::to_value(&variables)
+                .map_err(|e| crate::Error::Decode(crate::error::cause(e)))?;
+            http.execute_document(query, variables).await?
+        }
+        None => http.execute_raw(ListIncidents::build(variables)).await?,
+    };
+    let connection = &data["incidents"];
+    let incidents = connection["incidents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let pages = connection["pageInfo"]["totalPages"].as_i64().unwrap_or(0) as i32;
+    Ok((incidents, pages))
+}
+
+/// The creation time of an incident from a query result.
+pub(crate) fn created_at(incident: &Value) -> Option<DateTime<Utc>> {
+    incident["createdAt"]
+        .as_str()
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+}
+
+/// The first oldest-first page that holds an incident created at or after `since`, by binary
+/// search over pages (about log2(pages) queries).
+pub(crate) async fn first_page_since(
+    http: &HttpClient,
+    spec: &CatchupSpec,
+    since: DateTime<Utc>,
+) -> Result<i32> {
+    let (_, pages) = ascending_page(http, spec, 0).await?;
+    let (mut low, mut high) = (0, pages.max(1) - 1);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let (incidents, _) = ascending_page(http, spec, middle).await?;
+        let newest = incidents.last().and_then(created_at);
+        if newest.is_some_and(|newest| newest < since) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    Ok(low)
 }
 
 /// Lists incidents created at or after `since` matching `severities`, oldest first. `Ok(None)`

@@ -197,6 +197,9 @@ impl IncidentClient {
             self.inner.stats.clone(),
             stream,
         ));
+        if catchup.is_some() {
+            buffer.refetch_on_overflow();
+        }
         let decode: Decoder<U> = Box::new(move |payload: &str| -> Result<U> {
             let response: cynic::GraphQlResponse<T> =
                 serde_json::from_str(payload).map_err(|e| Error::Decode(cause(e)))?;

@@ -53,6 +53,10 @@ pub(crate) enum Command {
     Unsubscribe {
         id: String,
     },
+    /// The consumer of a stream whose buffer overflowed has room for the next refill page.
+    Room {
+        id: String,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -313,6 +317,10 @@ impl Supervisor {
                     }
                     Err(error) => Flow::Lost(error),
                 }
+            }
+            Some(Command::Room { id }) => {
+                self.recovery.refill(&mut self.table, &id);
+                Flow::Continue
             }
             Some(Command::Unsubscribe { id }) => {
                 let removed = self.table.remove(&id).is_some();

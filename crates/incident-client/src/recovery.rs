@@ -8,18 +8,28 @@ use futures::stream::FuturesUnordered;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::catchup::{missed_incidents, payload_for};
+use crate::catchup::{
+    PAGE_SIZE, ascending_page, created_at, first_page_since, missed_incidents, payload_for,
+};
 use crate::error::Result;
 use crate::gap::GapWindow;
 use crate::http::HttpClient;
 use crate::subscription::Buffer;
 use crate::table::Table;
 
-/// A finished catch-up query.
+/// A finished catch-up query, or one page of a refill.
 pub(crate) struct Done {
     id: String,
     run: u64,
-    result: Result<Option<Vec<Value>>>,
+    result: Result<Fetched>,
+}
+
+/// What a run fetched.
+enum Fetched {
+    /// Everything missed since the watermark, oldest first; `None` when there was too much.
+    Missed(Option<Vec<Value>>),
+    /// One oldest-first page of a refill, and its number.
+    Page { page: i32, incidents: Vec<Value> },
 }
 
 /// The catch-up queries in flight.
@@ -81,14 +91,53 @@ impl Recovery {
         let http = self.http.clone();
         let id = id.to_owned();
         self.running.push(Box::pin(async move {
-            let result = missed_incidents(&http, &spec, since).await;
+            let result = missed_incidents(&http, &spec, since)
+                .await
+                .map(Fetched::Missed);
+            Done { id, run, result }
+        }));
+    }
+
+    /// The consumer of `id`, whose buffer overflowed, has room again: fetches the next page of
+    /// what it missed, oldest first. Each page is fetched only when the consumer has room for
+    /// it, so memory stays bounded however far behind it fell; once a page comes back short, a
+    /// last ordinary catch-up (holding live events) hands over to live delivery.
+    pub(crate) fn refill(&mut self, table: &mut Table, id: &str) {
+        let Some(entry) = table.get_mut(id) else {
+            return;
+        };
+        let Some(state) = entry.catchup.as_mut() else {
+            return;
+        };
+        if state.pending.is_some() {
+            // A catch-up is running; it delivers everything up to now.
+            return;
+        }
+        self.runs += 1;
+        let run = self.runs;
+        state.pending = Some(run);
+        let since = state.watermark.get();
+        let next = state.refill_page;
+        let spec = state.spec.clone();
+        let http = self.http.clone();
+        let id = id.to_owned();
+        self.running.push(Box::pin(async move {
+            let result = async {
+                let page = match next {
+                    Some(page) => page,
+                    None => first_page_since(&http, &spec, since).await?,
+                };
+                let (incidents, _) = ascending_page(&http, &spec, page).await?;
+                Ok(Fetched::Page { page, incidents })
+            }
+            .await;
             Done { id, run, result }
         }));
     }
 
     /// Delivers a finished catch-up, oldest first, then the live events held meanwhile. Reports
     /// a gap when it failed or would have had to read too much.
-    pub(crate) fn finish(&self, table: &mut Table, done: Done) {
+    pub(crate) fn finish(&mut self, table: &mut Table, done: Done) {
         let Done { id, run, result } = done;
         let Some(entry) = table.get_mut(&id) else {
             return;
@@ -103,6 +152,35 @@ impl Recovery {
         state.pending = None;
         let root_field = state.spec.root_field;
         let from = state.watermark.get();
+        let result = match result {
+            Ok(Fetched::Page { page, incidents }) => {
+                let full = incidents.len() >= PAGE_SIZE;
+                for incident in incidents {
+                    // Older ones were delivered before the buffer overflowed.
+                    if created_at(&incident).is_none_or(|created| created >= from) {
+                        entry.sink.push_recovered(payload_for(root_field, incident));
+                    }
+                }
+                if full {
+                    state.refill_page = Some(page + 1);
+                    if entry.sink.wait_for_room() {
+                        self.refill(table, &id);
+                    }
+                } else {
+                    // The end: hand over to live delivery with an ordinary catch-up, which
+                    // holds live events until it has fetched what was created meanwhile.
+                    state.refill_page = None;
+                    entry.sink.stop_refetching();
+                    self.reconnected(table, &id, from);
+                }
+                return;
+            }
+            Ok(Fetched::Missed(missed)) => Ok(missed),
+            Err(error) => Err(error),
+        };
+        // An ordinary catch-up delivers everything up to now: no refill is needed after it.
+        state.refill_page = None;
+        entry.sink.stop_refetching();
         let held = state.holding.take().unwrap_or_default();
         match result {
             Ok(Some(missed)) => {
@@ -179,14 +257,14 @@ mod tests {
         let older = Done {
             id: "1".into(),
             run: 1,
-            result: Ok(Some(vec![incident("old")])),
+            result: Ok(Fetched::Missed(Some(vec![incident("old")]))),
         };
         recovery.finish(&mut table, older);
         assert!(sink.queued().is_empty(), "the older catch-up was discarded");
         let newer = Done {
             id: "1".into(),
             run: 2,
-            result: Ok(Some(vec![incident("new")])),
+            result: Ok(Fetched::Missed(Some(vec![incident("new")]))),
         };
         recovery.finish(&mut table, newer);
         let queued = sink.queued();

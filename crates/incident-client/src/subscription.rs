@@ -199,7 +199,17 @@ impl<T> Stream for Subscription<T> {
                     Poll::Pending
                 };
             };
+            let ask_for_room = state.awaiting_room && state.items.len() <= this.buffer.capacity / 2;
+            if ask_for_room {
+                state.awaiting_room = false;
+            }
             drop(state);
+            if ask_for_room {
+                // The connection task fetches the next page of what was set aside.
+                let _ = this.commands.send(Command::Room {
+                    id: this.id.clone(),
+                });
+            }
             let queued = match item {
                 Ok(queued) => queued,
                 Err(error) => return Poll::Ready(Some(Err(error))),
@@ -258,6 +268,8 @@ pub(crate) struct Buffer {
     capacity: usize,
     stats: Arc<StatsInner>,
     metrics: StreamMetrics,
+    /// See [`Buffer::refetch_on_overflow`].
+    refetchable: std::sync::atomic::AtomicBool,
 }
 
 struct BufferState {
@@ -271,6 +283,11 @@ struct BufferState {
     live: bool,
     /// The window of the latest gap notice.
     last_gap: Option<GapWindow>,
+    /// The buffer overflowed on a stream that can be refetched: live events are set aside (the
+    /// connection task fetches them again, page by page) until it has caught up.
+    refetching: bool,
+    /// The connection task waits for the consumer to make room for the next page.
+    awaiting_room: bool,
 }
 
 impl Buffer {
@@ -285,13 +302,40 @@ impl Buffer {
                 terminal: None,
                 live: false,
                 last_gap: None,
+                refetching: false,
+                awaiting_room: false,
             }),
             waker: AtomicWaker::new(),
             changed: Notify::new(),
             capacity: capacity.max(1),
             stats,
             metrics: StreamMetrics::new(stream),
+            refetchable: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Overflow on this stream refetches what it sets aside instead of dropping it: for streams
+    /// that can be caught up.
+    pub(crate) fn refetch_on_overflow(&self) {
+        self.refetchable.store(true, Ordering::Relaxed);
+    }
+
+    /// After a refill page: true if the consumer has room for another now; otherwise it will
+    /// ask (`Command::Room`) once it has.
+    pub(crate) fn wait_for_room(&self) -> bool {
+        let mut state = self.lock();
+        if state.items.len() <= self.capacity / 2 {
+            return true;
+        }
+        state.awaiting_room = true;
+        false
+    }
+
+    /// The refill caught up: live events are queued again.
+    pub(crate) fn stop_refetching(&self) {
+        let mut state = self.lock();
+        state.refetching = false;
+        state.awaiting_room = false;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BufferState> {
@@ -374,6 +418,25 @@ impl Buffer {
         }
         if matches!(item, Err(Error::Gap)) && matches!(state.items.back(), Some(Err(Error::Gap))) {
             return;
+        }
+        if let Ok(queued) = &item
+            && self.refetchable.load(Ordering::Relaxed)
+        {
+            if queued.recovered {
+                // Refill pages and catch-ups are fetched only when there is room: never dropped.
+                state.items.push_back(item);
+                drop(state);
+                self.waker.wake();
+                return;
+            }
+            if state.refetching || state.items.len() >= self.capacity {
+                // Set aside, not lost: it is fetched again once the consumer has room.
+                if !state.refetching {
+                    state.refetching = true;
+                    state.awaiting_room = true;
+                }
+                return;
+            }
         }
         if state.items.len() >= self.capacity
             && let Some(position) = state.items.iter().position(|i| i.is_ok())

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use incident_client::{ReconnectPolicy, Severity};
+use incident_client::ReconnectPolicy;
 use incident_devserver::model::Severity as ServerSeverity;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
@@ -31,7 +31,9 @@ async fn events_drops_reconnects_and_the_connection_are_counted() {
         .await
         .unwrap();
     let mut critical = client.critical_incidents().unwrap();
-    let slow = client.new_incidents(Some(vec![Severity::P4])).unwrap();
+    let slow = client
+        .incident_updates(incident_client::UpdateFilter::default())
+        .unwrap();
     live(&critical).await;
     live(&slow).await;
 
@@ -40,7 +42,8 @@ async fn events_drops_reconnects_and_the_connection_are_counted() {
     for n in 0..5 {
         open(&server, &format!("noise {n}"), ServerSeverity::P4);
     }
-    until("three of five dropped", || slow.dropped() == 3).await;
+    // The P0 above was an update too: six updates into a buffer of two.
+    until("four of six dropped", || slow.dropped() == 4).await;
     let text = prometheus.render();
     assert_eq!(
         sample(&text, "incident_client_events_total{stream=\"critical\"}"),
@@ -55,15 +58,15 @@ async fn events_drops_reconnects_and_the_connection_are_counted() {
         Some(1.0)
     );
     assert_eq!(
-        sample(&text, "incident_client_events_total{stream=\"new\"}"),
-        Some(5.0)
+        sample(&text, "incident_client_events_total{stream=\"updates\"}"),
+        Some(6.0)
     );
     assert_eq!(
         sample(
             &text,
-            "incident_client_dropped_events_total{stream=\"new\"}"
+            "incident_client_dropped_events_total{stream=\"updates\"}"
         ),
-        Some(3.0)
+        Some(4.0)
     );
     assert_eq!(sample(&text, "incident_client_connected"), Some(1.0));
     let last = sample(
@@ -83,9 +86,13 @@ async fn events_drops_reconnects_and_the_connection_are_counted() {
     let text = prometheus.render();
     assert_eq!(sample(&text, "incident_client_reconnects_total"), Some(1.0));
     assert_eq!(
-        sample(&text, "incident_client_gaps_total{stream=\"new\"}"),
+        sample(&text, "incident_client_gaps_total{stream=\"critical\"}"),
         Some(0.0),
         "caught-up streams have no gaps"
+    );
+    assert_eq!(
+        sample(&text, "incident_client_gaps_total{stream=\"updates\"}"),
+        Some(1.0)
     );
     drop(slow);
     client.shutdown().await;
