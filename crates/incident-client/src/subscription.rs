@@ -1,10 +1,16 @@
 //! `Subscription<T>`: one GraphQL subscription as a `futures::Stream`, with a bounded buffer.
 //!
 //! The connection task never waits for a consumer: it pushes each event's raw payload into the
-//! subscription's buffer and moves on. When the buffer is full the oldest event is dropped and
-//! counted, and the consumer receives [`Error::Lagged`] with the count before the next event. So a
-//! slow consumer costs at most `capacity` events of memory and never stalls the socket, other
-//! subscriptions or keepalive.
+//! subscription's buffer and moves on. When the buffer is full:
+//! - on a stream that can be caught up (`new_incidents`, `critical_incidents`,
+//!   `subscribe_caught_up`), live events are set aside, and once the consumer has drained half the
+//!   buffer the connection task fetches them back oldest first, one page at a time (`Room`
+//!   commands ask for the next page), until it hands over to live delivery: nothing is lost;
+//! - on the others, the oldest event is dropped and counted, and the consumer receives
+//!   [`Error::Lagged`] with the count before the next event.
+//!
+//! Either way a slow consumer costs at most `capacity` events (plus one page) of memory and never
+//! stalls the socket, other subscriptions or keepalive.
 //!
 //! Payloads are decoded into `T` when the consumer polls, on the consumer's task: the connection
 //! task only frames and routes, so decoding runs in parallel with reading on a multi-threaded
