@@ -59,13 +59,53 @@ pub fn pull(
             service_sdl(&client, url)?
         }
     };
-    let pulled = Schema::parse(&sdl).context("the server's SDL does not parse")?;
     let target = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| root.join(codegen::SCHEMA_PATH));
-    let changes = match std::fs::read_to_string(&target) {
-        Ok(current) => incident_sdl::diff(&Schema::parse(&current)?, &pulled),
-        Err(_) => Vec::new(),
+    // The schema being replaced, if there is one: roots to fall back on, and the definitions a
+    // federation export leaves out.
+    let current = match std::fs::read_to_string(&target) {
+        Ok(text) => {
+            Some(Schema::parse(&text).with_context(|| format!("parsing {}", target.display()))?)
+        }
+        Err(_) => None,
+    };
+    // A new file has nothing to fall back on: the project's schema stands in.
+    let template = match &current {
+        Some(current) => Some(current.clone()),
+        None => std::fs::read_to_string(root.join(codegen::SCHEMA_PATH))
+            .ok()
+            .and_then(|text| Schema::parse(&text).ok()),
+    };
+    let pulled = if incident_sdl::federation::is_export(&sdl) {
+        let roots = match root_types(&client, url) {
+            Ok(roots) => {
+                println!(
+                    "the server answered with a federation export; read the root types with a small introspection query"
+                );
+                roots
+            }
+            Err(reason) => {
+                let roots = current
+                    .as_ref()
+                    .map(|c| c.roots.clone())
+                    .unwrap_or_default();
+                println!(
+                    "the server answered with a federation export and refused the root-type query ({reason:#}); kept the roots of {}",
+                    target.display()
+                );
+                roots
+            }
+        };
+        println!("restored QueryRoot._service, _Service and _Any, which the export leaves out");
+        incident_sdl::federation::rebuild(&sdl, roots, template.as_ref())
+            .context("rebuilding the schema from the federation export")?
+    } else {
+        Schema::parse(&sdl).context("the server's SDL does not parse")?
+    };
+    let changes = match &current {
+        Some(current) => incident_sdl::diff(current, &pulled),
+        None => Vec::new(),
     };
     std::fs::write(&target, pulled.to_sdl())
         .with_context(|| format!("writing {}", target.display()))?;
@@ -139,6 +179,32 @@ fn introspect(client: &reqwest::blocking::Client, url: &str) -> Result<Result<St
         .into_schema()
         .context("the introspection answer is inconsistent")?;
     Ok(Ok(schema.to_sdl()))
+}
+
+/// The root type names, by the small introspection query the server's limits allow.
+fn root_types(client: &reqwest::blocking::Client, url: &str) -> Result<incident_sdl::Roots> {
+    let response: serde_json::Value = client
+        .post(url)
+        .json(&serde_json::json!({ "query": incident_sdl::federation::ROOTS_QUERY }))
+        .send()
+        .with_context(|| format!("POST {url}"))?
+        .error_for_status()?
+        .json()?;
+    let name = |key: &str| {
+        response
+            .pointer(&format!("/data/__schema/{key}/name"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let roots = incident_sdl::Roots {
+        query: name("queryType"),
+        mutation: name("mutationType"),
+        subscription: name("subscriptionType"),
+    };
+    match roots.query {
+        Some(_) => Ok(roots),
+        None => bail!("the answer names no query root: {response}"),
+    }
 }
 
 fn service_sdl(client: &reqwest::blocking::Client, url: &str) -> Result<String> {

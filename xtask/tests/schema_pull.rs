@@ -40,6 +40,11 @@ async fn pull_falls_back_to_service_sdl_and_writes_the_normalized_schema() {
         stdout.contains("fetched the schema with { _service { sdl } } instead"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("the server answered with a federation export; read the root types"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("restored QueryRoot._service"), "{stdout}");
     let pulled = std::fs::read_to_string(&out).unwrap();
     let project = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/incident-manager.graphql"),

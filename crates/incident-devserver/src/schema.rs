@@ -153,10 +153,51 @@ pub fn build(shared: Arc<Shared>) -> Result<Schema, String> {
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
         .map_err(|e| e.to_string())?;
-    // `_service { sdl }` answers with what the running schema prints, so a drift check against it
-    // compares the file with what is really served.
-    let _ = shared.served_sdl.set(schema.sdl());
+    // `_service { sdl }` answers like the real server: async-graphql's federation export of what
+    // the running schema prints (no schema block, no `_service`, `_Service` or `_Any`, the
+    // federation `@link` at the end). Schema tooling rebuilds the type system from it.
+    let _ = shared
+        .served_sdl
+        .set(federation_export(&schema, roots.subscription.as_deref()));
     Ok(schema)
+}
+
+/// async-graphql's federation export of `schema`. Its dynamic schemas leave the subscription root
+/// out of that export (its static ones keep it with `enable_subscription_in_federation`, as the
+/// real server does), so the root's definition is put back from the plain SDL, before the
+/// trailing directive definitions.
+fn federation_export(schema: &Schema, subscription_root: Option<&str>) -> String {
+    let mut export = schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation());
+    let Some(root) = subscription_root else {
+        return export;
+    };
+    if export.contains(&format!("type {root} ")) {
+        return export;
+    }
+    let plain = schema.sdl();
+    let Some(start) = plain.find(&format!("type {root} {{")) else {
+        return export;
+    };
+    let end = plain[start..]
+        .find("\n}")
+        .map_or(plain.len(), |at| start + at + 2);
+    let start = description_start(&plain, start);
+    let block = format!("{}\n\n", &plain[start..end]);
+    let at = export
+        .find("directive @")
+        .or_else(|| export.find("extend schema"))
+        .map_or(export.len(), |at| description_start(&export, at));
+    export.insert_str(at, &block);
+    export
+}
+
+/// Where the definition at `at` starts, counting a description that ends right above it.
+fn description_start(text: &str, at: usize) -> usize {
+    let before = text[..at].trim_end_matches('\n');
+    match before.strip_suffix("\"\"\"") {
+        Some(open) => open.rfind("\"\"\"").unwrap_or(at),
+        None => at,
+    }
 }
 
 /// Where `_service { sdl }` reads the printed schema from.

@@ -35,12 +35,20 @@ fn disk_alert() -> Value {
 }
 
 #[tokio::test]
-async fn the_served_sdl_is_the_schema_file() {
+async fn the_served_sdl_is_the_federation_export_of_the_schema_file() {
     let server = server().await;
     let response = http(&server, "{ _service { sdl } }", json!({})).await;
-    let served =
-        incident_sdl::Schema::parse(response["data"]["_service"]["sdl"].as_str().unwrap()).unwrap();
+    let export = response["data"]["_service"]["sdl"].as_str().unwrap();
+    // Like the real server: async-graphql's federation export, not the plain SDL.
+    assert!(incident_sdl::federation::is_export(export), "{export}");
+    assert!(!export.contains("schema {"), "no schema block");
+    assert!(!export.contains("_service"), "no _service field");
+    assert!(!export.contains("type _Service"), "no _Service type");
     let file = incident_sdl::Schema::parse(incident_devserver::SDL).unwrap();
+    let roots = http(&server, incident_sdl::federation::ROOTS_QUERY, json!({})).await;
+    assert_eq!(roots["data"]["__schema"]["queryType"]["name"], "QueryRoot");
+    let served =
+        incident_sdl::federation::rebuild(export, file.roots.clone(), Some(&file)).unwrap();
     let changes = incident_sdl::diff(&file, &served);
     assert!(
         changes.is_empty(),

@@ -24,6 +24,7 @@
 
 mod diff;
 mod error;
+pub mod federation;
 mod model;
 mod print;
 
