@@ -4,6 +4,7 @@
 //!   `schema/incident-manager.graphql` and `crates/incident-client/graphql/*.graphql`.
 //! - `cargo xtask schema pull --url URL [--header 'Name: value']...`: refresh the schema from a server.
 //! - `cargo xtask schema diff OLD NEW`: classify the changes between two SDL files.
+//! - `cargo xtask schema check [--documents DIR] OLD NEW`: which operations those changes affect.
 //! - `cargo xtask bench [--quick] [--current-thread] [--only LIST]`: run the benchmarks.
 
 mod codegen;
@@ -81,6 +82,20 @@ enum SchemaCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// The diff, plus which operations each breaking or dangerous change affects; exit 1 only
+    /// when a breaking change affects one.
+    Check {
+        /// The documents to check (default: the SDK's own operations).
+        #[arg(long, value_name = "DIR")]
+        documents: Option<PathBuf>,
+        /// The SDL file before the change.
+        old: PathBuf,
+        /// The SDL file after the change.
+        new: PathBuf,
+        /// One JSON object, for CI tools.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +120,12 @@ fn main() -> ExitCode {
                 ignore_descriptions,
                 strict,
             } => schema::diff_files(&old, &new, ignore_descriptions, strict),
+            SchemaCommand::Check {
+                documents,
+                old,
+                new,
+                json,
+            } => schema::check_files(&project_root(), documents.as_deref(), &old, &new, json),
         },
     };
     match result {

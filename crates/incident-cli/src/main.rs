@@ -12,6 +12,7 @@ mod embedded;
 mod exit;
 mod ops_http;
 mod render;
+mod schema_cmd;
 mod watch;
 
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ async fn main() -> ExitCode {
         Command::Alert(args) => commands::alert(&cli.global, args).await,
         Command::Incidents(args) => commands::incidents(&cli.global, args).await,
         Command::Codegen(args) => codegen::run(&args),
+        Command::Schema(args) => match schema_cmd::run(args.command).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
         #[cfg(feature = "devserver")]
         Command::Serve(args) => commands::serve(args).await,
         #[cfg(feature = "devserver")]

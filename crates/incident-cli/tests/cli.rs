@@ -718,3 +718,103 @@ async fn json_mode_reports_gaps_and_reconnects_as_lines() {
     assert!(kinds.contains(&"reconnecting".to_owned()), "{kinds:?}");
     watch.interrupt().await;
 }
+
+fn run_incident(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_pull_rebuilds_the_servers_federation_export_exactly() {
+    let server = DevServer::builder().start().await.unwrap();
+    let token = server.mint_token("cli", Duration::from_secs(300));
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.http_url();
+    let header = format!("Authorization: Bearer {token}");
+    let output = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["schema", "pull", "--url", &url, "--header", &header])
+        .args(["--out", "pulled.graphql"])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("federation export"), "{stderr}");
+    let pulled = std::fs::read_to_string(dir.path().join("pulled.graphql")).unwrap();
+    assert!(
+        pulled == incident_client::SDL,
+        "the pulled schema differs from the committed one"
+    );
+}
+
+#[test]
+fn schema_diff_and_check_tell_used_from_unused_breaking_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdl = incident_client::SDL;
+    std::fs::write(dir.path().join("old.graphql"), sdl).unwrap();
+    let unused_removed = sdl.replacen("  correlationScore: Float\n", "", 1);
+    std::fs::write(dir.path().join("unused.graphql"), &unused_removed).unwrap();
+    let used_removed = sdl.replacen("  fingerprint: String\n", "", 1);
+    std::fs::write(dir.path().join("used.graphql"), &used_removed).unwrap();
+    std::fs::create_dir(dir.path().join("graphql")).unwrap();
+    std::fs::write(
+        dir.path().join("graphql/bot.graphql"),
+        "subscription Bot { newIncidents { id fingerprint } }\n",
+    )
+    .unwrap();
+
+    let diff = run_incident(
+        &["schema", "diff", "old.graphql", "unused.graphql", "--json"],
+        dir.path(),
+    );
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "a breaking change fails a plain diff"
+    );
+    let json: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(json["changes"][0]["path"], "Incident.correlationScore");
+
+    let unused = run_incident(
+        &[
+            "schema",
+            "check",
+            "--documents",
+            "graphql",
+            "old.graphql",
+            "unused.graphql",
+        ],
+        dir.path(),
+    );
+    let text = String::from_utf8_lossy(&unused.stdout);
+    assert_eq!(unused.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("breaking, used by none of your operations (1):"),
+        "{text}"
+    );
+
+    let used = run_incident(
+        &[
+            "schema",
+            "check",
+            "--documents",
+            "graphql",
+            "old.graphql",
+            "used.graphql",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(used.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&used.stdout).unwrap();
+    assert_eq!(json["breaks_documents"], true);
+    assert_eq!(json["changes"][0]["used_by"][0]["operation"], "Bot");
+    assert_eq!(
+        json["changes"][0]["used_by"][0]["at"],
+        "newIncidents.fingerprint"
+    );
+}

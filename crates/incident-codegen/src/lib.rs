@@ -32,17 +32,22 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod check;
 mod documents;
 mod format;
 mod operations;
+pub mod pull;
 mod schema_types;
+mod usage;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 use incident_sdl::Schema;
 
+pub use crate::check::{Check, CheckedChange, check};
 pub use crate::documents::Documents;
+pub use crate::usage::Usage;
 pub use crate::validate::{MAX_COMPLEXITY, MAX_DEPTH, OperationCost};
 
 /// Why code could not be generated. The message names the document, operation and field.
@@ -96,6 +101,27 @@ pub fn schema_types(sdl: &str, schema_label: &str) -> Result<Vec<GeneratedFile>>
     let schema =
         Schema::parse(sdl).map_err(|e| Error(format!("the schema does not parse: {e}")))?;
     Ok(schema_types::generate(&schema, schema_label)?)
+}
+
+/// The changes from `old_sdl` to `new_sdl` as a [`Check`] with no documents (`schema diff`);
+/// `ignore_descriptions` compares type systems only.
+pub fn diff(old_sdl: &str, new_sdl: &str, ignore_descriptions: bool) -> Result<Check> {
+    let parse = |sdl: &str, which: &str| {
+        Schema::parse(sdl).map_err(|e| Error(format!("the {which} schema does not parse: {e}")))
+    };
+    let (mut old, mut new) = (parse(old_sdl, "old")?, parse(new_sdl, "new")?);
+    if ignore_descriptions {
+        old.strip_descriptions();
+        new.strip_descriptions();
+    }
+    let changes = incident_sdl::diff(&old, &new)
+        .into_iter()
+        .map(|change| CheckedChange {
+            change,
+            used_by: Vec::new(),
+        })
+        .collect();
+    Ok(Check { changes })
 }
 
 /// Whether `path` holds exactly `contents` (a missing file is stale).

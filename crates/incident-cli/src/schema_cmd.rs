@@ -1,0 +1,118 @@
+//! `incident schema pull|diff|check`: the same library calls as `cargo xtask schema`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use incident_codegen::Documents;
+use incident_sdl::Schema;
+
+use crate::cli::SchemaCommand;
+use crate::exit::UsageError;
+
+/// Runs a schema command; `Ok(false)` means "exit 1" (a breaking change, a broken operation).
+pub async fn run(command: SchemaCommand) -> Result<bool> {
+    match command {
+        SchemaCommand::Diff {
+            old,
+            new,
+            ignore_descriptions,
+            json,
+        } => {
+            let report = incident_codegen::diff(&read(&old)?, &read(&new)?, ignore_descriptions)?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_diff_text());
+            }
+            Ok(!report.has_breaking())
+        }
+        SchemaCommand::Check {
+            documents,
+            old,
+            new,
+            json,
+        } => {
+            let documents = Documents::read(&documents).map_err(|e| UsageError(e.to_string()))?;
+            let report = incident_codegen::check(&read(&old)?, &read(&new)?, &documents)?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(!report.breaks_documents())
+        }
+        SchemaCommand::Pull { url, headers, out } => {
+            // reqwest's blocking client owns a runtime of its own: run it off this one.
+            tokio::task::spawn_blocking(move || pull(&url, &headers, out.as_deref()))
+                .await
+                .context("the pull task failed")??;
+            Ok(true)
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())).into())
+}
+
+fn pull(url: &str, headers: &[String], out: Option<&Path>) -> Result<()> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for header in headers {
+        let Some((name, value)) = header.split_once(':') else {
+            bail!(UsageError(format!(
+                "--header takes `Name: value`, got {header:?}"
+            )));
+        };
+        map.insert(
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())?,
+            reqwest::header::HeaderValue::from_str(value.trim())?,
+        );
+    }
+    let client = reqwest::blocking::Client::builder()
+        .default_headers(map)
+        .build()?;
+    let current = match out.map(std::fs::read_to_string) {
+        Some(Ok(text)) => Some(Schema::parse(&text).context("parsing the current schema")?),
+        _ => None,
+    };
+    // What a federation export leaves out comes from the file being replaced, or else from the
+    // schema this binary was built with.
+    let template = current
+        .clone()
+        .or_else(|| Schema::parse(incident_client::SDL).ok());
+    let mut post = |body: &serde_json::Value| -> Result<serde_json::Value, String> {
+        client
+            .post(url)
+            .json(body)
+            .send()
+            .and_then(reqwest::blocking::Response::error_for_status)
+            .map_err(|e| format!("POST {url}: {e}"))?
+            .json()
+            .map_err(|e| format!("the answer is not JSON: {e}"))
+    };
+    let pulled = incident_codegen::pull::pull(&mut post, current.as_ref(), template.as_ref())?;
+    for note in &pulled.notes {
+        eprintln!("{note}");
+    }
+    let sdl = pulled.schema.to_sdl();
+    match out {
+        Some(path) => {
+            std::fs::write(path, &sdl).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+            let report = incident_codegen::Check {
+                changes: pulled
+                    .changes
+                    .into_iter()
+                    .map(|change| incident_codegen::CheckedChange {
+                        change,
+                        used_by: Vec::new(),
+                    })
+                    .collect(),
+            };
+            eprint!("{}", report.to_diff_text());
+        }
+        None => print!("{sdl}"),
+    }
+    Ok(())
+}
