@@ -84,3 +84,29 @@ fn strict_mode_fails_on_any_change() {
     ]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn schema_check_names_the_sdk_operations_a_change_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdl = std::fs::read_to_string(project_schema()).unwrap();
+    // `Playbook.owner` is selected by the SDK's PlaybookFields fragment.
+    let changed = sdl.replacen("  owner: String!\n", "", 1);
+    assert_ne!(changed, sdl);
+    let new = dir.path().join("new.graphql");
+    std::fs::write(&new, changed).unwrap();
+    let (code, stdout) = xtask(&[
+        "schema",
+        "check",
+        project_schema().to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("breaking, used by your operations (1):"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("operation ListPlaybooks (crates/incident-client/graphql/queries.graphql)"),
+        "{stdout}"
+    );
+}
