@@ -54,6 +54,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod backoff;
+mod buffer;
 mod builder;
 mod catchup;
 mod checkpoint;

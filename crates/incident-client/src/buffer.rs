@@ -1,0 +1,240 @@
+//! The buffer between the connection task and one [`crate::Subscription`]: raw payloads not yet
+//! consumed, how the stream ended, whether it is live, and the overflow policy (drop the oldest
+//! and count, or set aside and refetch).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::task::AtomicWaker;
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+use crate::gap::GapWindow;
+use crate::protocol::RawPayload;
+use crate::stats::StatsInner;
+use crate::subscription::EndReason;
+use crate::telemetry::StreamMetrics;
+
+/// The state shared between a [`Subscription`] and the connection task: raw payloads not yet
+/// consumed, and how the stream ended.
+pub(crate) struct Buffer {
+    state: Mutex<BufferState>,
+    pub(crate) waker: AtomicWaker,
+    /// Wakes [`Subscription::ready`] when the subscription goes live or ends.
+    pub(crate) changed: Notify,
+    pub(crate) capacity: usize,
+    pub(crate) stats: Arc<StatsInner>,
+    pub(crate) metrics: StreamMetrics,
+    /// See [`Buffer::refetch_on_overflow`].
+    refetchable: AtomicBool,
+}
+
+pub(crate) struct BufferState {
+    pub(crate) items: VecDeque<Result<Queued>>,
+    pub(crate) dropped_pending: u64,
+    pub(crate) dropped_total: u64,
+    pub(crate) end: Option<EndReason>,
+    /// The error the stream ended with, for [`Subscription::ready`].
+    pub(crate) terminal: Option<Error>,
+    /// Whether the server has confirmed the subscription on the current connection.
+    pub(crate) live: bool,
+    /// The window of the latest gap notice.
+    pub(crate) last_gap: Option<GapWindow>,
+    /// The buffer overflowed on a stream that can be refetched: live events are set aside (the
+    /// connection task fetches them again, page by page) until it has caught up.
+    pub(crate) refetching: bool,
+    /// The connection task waits for the consumer to make room for the next page.
+    pub(crate) awaiting_room: bool,
+}
+
+impl Buffer {
+    /// A buffer for `capacity` events of a stream of kind `stream` (its metrics label).
+    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>, stream: &'static str) -> Self {
+        Self {
+            state: Mutex::new(BufferState {
+                items: VecDeque::new(),
+                dropped_pending: 0,
+                dropped_total: 0,
+                end: None,
+                terminal: None,
+                live: false,
+                last_gap: None,
+                refetching: false,
+                awaiting_room: false,
+            }),
+            waker: AtomicWaker::new(),
+            changed: Notify::new(),
+            capacity: capacity.max(1),
+            stats,
+            metrics: StreamMetrics::new(stream),
+            refetchable: AtomicBool::new(false),
+        }
+    }
+
+    /// Overflow on this stream refetches what it sets aside instead of dropping it: for streams
+    /// that can be caught up.
+    pub(crate) fn refetch_on_overflow(&self) {
+        self.refetchable.store(true, Ordering::Relaxed);
+    }
+
+    /// After a refill page: true if the consumer has room for another now; otherwise it will
+    /// ask (`Command::Room`) once it has.
+    pub(crate) fn wait_for_room(&self) -> bool {
+        let mut state = self.lock();
+        if state.items.len() <= self.capacity / 2 {
+            return true;
+        }
+        state.awaiting_room = true;
+        false
+    }
+
+    /// The refill caught up: live events are queued again.
+    pub(crate) fn stop_refetching(&self) {
+        let mut state = self.lock();
+        state.refetching = false;
+        state.awaiting_room = false;
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, BufferState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a live event's payload.
+    pub(crate) fn push_payload(&self, payload: RawPayload) {
+        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        self.metrics.received();
+        self.push(Ok(Queued {
+            payload,
+            recovered: false,
+        }));
+    }
+
+    /// Queues an incident found by a catch-up query.
+    pub(crate) fn push_recovered(&self, payload: RawPayload) {
+        self.push(Ok(Queued {
+            payload,
+            recovered: true,
+        }));
+    }
+
+    /// The payloads queued and not yet consumed.
+    pub(crate) fn queued(&self) -> Vec<RawPayload> {
+        let state = self.lock();
+        state
+            .items
+            .iter()
+            .filter_map(|item| item.as_ref().ok().map(|q| q.payload.clone()))
+            .collect()
+    }
+
+    /// Queues a gap notice, counted.
+    pub(crate) fn push_gap(&self, window: GapWindow) {
+        self.stats.gaps.fetch_add(1, Ordering::Relaxed);
+        self.metrics.gap();
+        {
+            let mut state = self.lock();
+            state.last_gap = Some(match state.last_gap {
+                // Notices that coalesce cover both windows.
+                Some(last) if matches!(state.items.back(), Some(Err(Error::Gap))) => {
+                    last.union(window)
+                }
+                _ => window,
+            });
+        }
+        self.push(Err(Error::Gap));
+    }
+
+    /// How many items wait for the consumer.
+    pub(crate) fn depth(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Whether the consumer has gone (dropped or ended).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().end.is_some()
+    }
+
+    /// Whether the server has confirmed the subscription on the current connection.
+    pub(crate) fn set_live(&self, live: bool) {
+        let mut state = self.lock();
+        if state.live != live {
+            state.live = live;
+            drop(state);
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Queues an item, dropping the oldest event if the buffer is full. Only events are dropped
+    /// and counted; a gap notice right after another is the same notice.
+    fn push(&self, item: Result<Queued>) {
+        let mut state = self.lock();
+        if state.end.is_some() {
+            return;
+        }
+        if matches!(item, Err(Error::Gap)) && matches!(state.items.back(), Some(Err(Error::Gap))) {
+            return;
+        }
+        if let Ok(queued) = &item
+            && self.refetchable.load(Ordering::Relaxed)
+        {
+            if queued.recovered {
+                // Refill pages and catch-ups are fetched only when there is room: never dropped.
+                state.items.push_back(item);
+                drop(state);
+                self.waker.wake();
+                return;
+            }
+            if state.refetching || state.items.len() >= self.capacity {
+                // Set aside, not lost: it is fetched again once the consumer has room.
+                if !state.refetching {
+                    state.refetching = true;
+                    state.awaiting_room = true;
+                }
+                return;
+            }
+        }
+        if state.items.len() >= self.capacity
+            && let Some(position) = state.items.iter().position(|i| i.is_ok())
+        {
+            // Notices are few (a gap per reconnect, coalesced) and never dropped.
+            state.items.remove(position);
+            state.dropped_pending += 1;
+            state.dropped_total += 1;
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.dropped();
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.waker.wake();
+    }
+
+    /// Ends the stream, after a final error if there is one.
+    pub(crate) fn finish(&self, reason: EndReason, error: Option<Error>) {
+        let mut state = self.lock();
+        if state.end.is_some() {
+            return;
+        }
+        if let Some(error) = error {
+            state.terminal = Some(error.clone());
+            state.items.push_back(Err(error));
+        }
+        state.end = Some(reason);
+        state.live = false;
+        drop(state);
+        self.waker.wake();
+        self.changed.notify_waiters();
+    }
+}
+
+/// An event waiting for its consumer.
+pub(crate) struct Queued {
+    pub(crate) payload: RawPayload,
+    /// Found by a catch-up query rather than received live.
+    pub(crate) recovered: bool,
+}
+
+/// Turns a raw `next` payload into a subscription's item.
+pub(crate) type Decoder<T> = Box<dyn Fn(&str) -> Result<T> + Send + Sync>;
