@@ -104,16 +104,7 @@ pub fn pull(
     std::fs::write(&target, pulled.schema.to_sdl())
         .with_context(|| format!("writing {}", target.display()))?;
     println!("wrote {}", target.display());
-    let report = incident_codegen::Check {
-        changes: pulled
-            .changes
-            .into_iter()
-            .map(|change| incident_codegen::CheckedChange {
-                change,
-                used_by: Vec::new(),
-            })
-            .collect(),
-    };
+    let report = incident_codegen::Check::from_changes(pulled.changes);
     print!("{}", report.to_diff_text());
     if run_codegen && out.is_none() {
         return codegen::run(root, false);

@@ -100,16 +100,7 @@ fn pull(url: &str, headers: &[String], out: Option<&Path>) -> Result<()> {
         Some(path) => {
             std::fs::write(path, &sdl).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("wrote {}", path.display());
-            let report = incident_codegen::Check {
-                changes: pulled
-                    .changes
-                    .into_iter()
-                    .map(|change| incident_codegen::CheckedChange {
-                        change,
-                        used_by: Vec::new(),
-                    })
-                    .collect(),
-            };
+            let report = incident_codegen::Check::from_changes(pulled.changes);
             eprint!("{}", report.to_diff_text());
         }
         None => print!("{sdl}"),

@@ -210,16 +210,8 @@ pub(crate) async fn ascending_page(
     spec: &CatchupSpec,
     page: i32,
 ) -> Result<(Vec<Value>, i32)> {
-    use cynic::QueryBuilder;
     let variables = ordered_page(spec.severities.clone(), page, SortOrder::Asc);
-    let data = match &spec.query {
-        Some(query) => {
-            let variables = serde_json::to_value(&variables)
-                .map_err(|e| crate::Error::Decode(crate::error::cause(e)))?;
-            http.execute_document(query, variables).await?
-        }
-        None => http.execute_raw(ListIncidents::build(variables)).await?,
-    };
+    let data = fetch(http, spec, variables).await?;
     let connection = &data["incidents"];
     let incidents = connection["incidents"]
         .as_array()
@@ -227,6 +219,24 @@ pub(crate) async fn ascending_page(
         .unwrap_or_default();
     let pages = connection["pageInfo"]["totalPages"].as_i64().unwrap_or(0) as i32;
     Ok((incidents, pages))
+}
+
+/// Runs the stream's listing query, the SDK's `ListIncidents` or a user operation's own
+/// selection, and returns its `data`.
+async fn fetch(
+    http: &HttpClient,
+    spec: &CatchupSpec,
+    variables: ListIncidentsVariables,
+) -> Result<Value> {
+    use cynic::QueryBuilder;
+    match &spec.query {
+        Some(query) => {
+            let variables = serde_json::to_value(&variables)
+                .map_err(|e| crate::Error::Decode(crate::error::cause(e)))?;
+            http.execute_document(query, variables).await
+        }
+        None => http.execute_raw(ListIncidents::build(variables)).await,
+    }
 }
 
 /// The creation time of an incident from a query result.
@@ -267,16 +277,7 @@ pub(crate) async fn missed_incidents(
 ) -> Result<Option<Vec<Value>>> {
     let mut missed = Vec::new();
     for page in 0..MAX_PAGES {
-        use cynic::QueryBuilder;
-        let variables = page_variables(spec.severities.clone(), page);
-        let data = match &spec.query {
-            Some(query) => {
-                let variables = serde_json::to_value(&variables)
-                    .map_err(|e| crate::Error::Decode(crate::error::cause(e)))?;
-                http.execute_document(query, variables).await?
-            }
-            None => http.execute_raw(ListIncidents::build(variables)).await?,
-        };
+        let data = fetch(http, spec, page_variables(spec.severities.clone(), page)).await?;
         let connection = &data["incidents"];
         let incidents = connection["incidents"]
             .as_array()
@@ -284,10 +285,7 @@ pub(crate) async fn missed_incidents(
             .unwrap_or_default();
         let mut reached_seen = false;
         for incident in incidents {
-            let created = incident["createdAt"]
-                .as_str()
-                .and_then(|t| t.parse::<DateTime<Utc>>().ok());
-            if created.is_some_and(|c| c < since) {
+            if created_at(&incident).is_some_and(|c| c < since) {
                 reached_seen = true;
                 break;
             }

@@ -25,6 +25,19 @@ pub struct Check {
 }
 
 impl Check {
+    /// Changes with no documents to check them against (a plain diff, or what a pull changed).
+    pub fn from_changes(changes: Vec<Change>) -> Self {
+        Check {
+            changes: changes
+                .into_iter()
+                .map(|change| CheckedChange {
+                    change,
+                    used_by: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
     /// Whether a breaking change affects an operation: what fails a CI job.
     pub fn breaks_documents(&self) -> bool {
         self.changes

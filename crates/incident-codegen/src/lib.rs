@@ -114,14 +114,7 @@ pub fn diff(old_sdl: &str, new_sdl: &str, ignore_descriptions: bool) -> Result<C
         old.strip_descriptions();
         new.strip_descriptions();
     }
-    let changes = incident_sdl::diff(&old, &new)
-        .into_iter()
-        .map(|change| CheckedChange {
-            change,
-            used_by: Vec::new(),
-        })
-        .collect();
-    Ok(Check { changes })
+    Ok(Check::from_changes(incident_sdl::diff(&old, &new)))
 }
 
 /// Whether `path` holds exactly `contents` (a missing file is stale).
