@@ -39,8 +39,13 @@
 //!   came in and decoded (and, for caught-up streams, deduplicated) on the task that polls the
 //!   [`Subscription`]. On a multi-threaded runtime decoding runs in parallel with reading the socket;
 //!   see `docs/benchmarks.md` for what that buys.
+//! - Resumable across restarts: [`Subscription::checkpoint`] gives a [`Checkpoint`] after each
+//!   incident, and `new_incidents_from`, `critical_incidents_from` and `subscribe_caught_up_from`
+//!   start from one with nothing lost or repeated at the switch to live events.
+//! - Observable: [`IncidentClient::connection_state`] pushes [`ConnectionState`] changes, and the
+//!   metrics in [`telemetry`] go through the `metrics` facade.
 //! - Queries and mutations run over HTTP with [`IncidentClient::execute`]; REST alerts with
-//!   [`IncidentClient::submit_alert`].
+//!   [`IncidentClient::submit_alert`]; [`IncidentClient::incidents_changed_since`] reconciles a gap.
 //!
 //! ## Why the connection is not graphql-ws-client's
 //!
