@@ -25,7 +25,8 @@ pub(crate) struct Buffer {
     pub(crate) changed: Notify,
     pub(crate) capacity: usize,
     pub(crate) stats: Arc<StatsInner>,
-    pub(crate) metrics: StreamMetrics,
+    /// Shared by every subscription of the same kind on one client.
+    pub(crate) metrics: Arc<StreamMetrics>,
     /// See [`Buffer::refetch_on_overflow`].
     refetchable: AtomicBool,
 }
@@ -36,11 +37,11 @@ pub(crate) struct BufferState {
     pub(crate) dropped_total: u64,
     pub(crate) end: Option<EndReason>,
     /// The error the stream ended with, for [`Subscription::ready`].
-    pub(crate) terminal: Option<Error>,
+    pub(crate) terminal: Option<Box<Error>>,
     /// Whether the server has confirmed the subscription on the current connection.
     pub(crate) live: bool,
     /// The window of the latest gap notice.
-    pub(crate) last_gap: Option<GapWindow>,
+    pub(crate) last_gap: Option<Box<GapWindow>>,
     /// The buffer overflowed on a stream that can be refetched: live events are set aside (the
     /// connection task fetches them again, page by page) until it has caught up.
     pub(crate) refetching: bool,
@@ -49,8 +50,12 @@ pub(crate) struct BufferState {
 }
 
 impl Buffer {
-    /// A buffer for `capacity` events of a stream of kind `stream` (its metrics label).
-    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>, stream: &'static str) -> Self {
+    /// A buffer for `capacity` events, counted in `metrics` (its stream kind's).
+    pub(crate) fn new(
+        capacity: usize,
+        stats: Arc<StatsInner>,
+        metrics: Arc<StreamMetrics>,
+    ) -> Self {
         Self {
             state: Mutex::new(BufferState {
                 items: VecDeque::new(),
@@ -67,7 +72,7 @@ impl Buffer {
             changed: Notify::new(),
             capacity: capacity.max(1),
             stats,
-            metrics: StreamMetrics::new(stream),
+            metrics,
             refetchable: AtomicBool::new(false),
         }
     }
@@ -136,13 +141,14 @@ impl Buffer {
         self.metrics.gap();
         {
             let mut state = self.lock();
-            state.last_gap = Some(match state.last_gap {
+            let window = match state.last_gap.as_deref() {
                 // Notices that coalesce cover both windows.
                 Some(last) if matches!(state.items.back(), Some(Err(Error::Gap))) => {
                     last.union(window)
                 }
                 _ => window,
-            });
+            };
+            state.last_gap = Some(Box::new(window));
         }
         self.push(Err(Error::Gap));
     }
@@ -218,7 +224,7 @@ impl Buffer {
             return;
         }
         if let Some(error) = error {
-            state.terminal = Some(error.clone());
+            state.terminal = Some(Box::new(error.clone()));
             state.items.push_back(Err(error));
         }
         state.end = Some(reason);

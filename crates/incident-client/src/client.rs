@@ -22,6 +22,7 @@ use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::state::ConnectionState;
 use crate::stats::{Stats, StatsInner};
 use crate::subscription::{Buffer, Decoder, Delivered, KeyOf, Subscription};
+use crate::telemetry::StreamMetricsSet;
 
 /// A client of the Incident Manager API. Cheap to clone: clones share one connection.
 #[derive(Debug, Clone)]
@@ -37,6 +38,7 @@ pub(crate) struct ClientInner {
     commands: mpsc::UnboundedSender<Command>,
     payloads: Payloads,
     state: tokio::sync::watch::Receiver<ConnectionState>,
+    stream_metrics: StreamMetricsSet,
     next_id: AtomicU64,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -58,6 +60,7 @@ impl ClientInner {
             commands,
             payloads,
             state,
+            stream_metrics: StreamMetricsSet::new(),
             next_id: AtomicU64::new(1),
             task: std::sync::Mutex::new(Some(task)),
         }
@@ -195,7 +198,7 @@ impl IncidentClient {
         let buffer = Arc::new(Buffer::new(
             self.inner.config.buffer,
             self.inner.stats.clone(),
-            stream,
+            self.inner.stream_metrics.get(stream),
         ));
         if catchup.is_some() {
             buffer.refetch_on_overflow();

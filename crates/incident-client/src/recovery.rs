@@ -238,7 +238,8 @@ mod tests {
         .unwrap();
         let mut recovery = Recovery::new(http);
         let mut table = Table::new(Payloads::default(), stats.clone());
-        let sink = Arc::new(Buffer::new(8, stats, "new"));
+        let metrics = Arc::new(crate::telemetry::StreamMetrics::new("new"));
+        let sink = Arc::new(Buffer::new(8, stats, metrics));
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: None,

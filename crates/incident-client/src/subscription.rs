@@ -144,7 +144,11 @@ impl<T> Subscription<T> {
                     return Ok(());
                 }
                 if state.end.is_some() {
-                    return Err(state.terminal.clone().unwrap_or(Error::Shutdown));
+                    return Err(state
+                        .terminal
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or(Error::Shutdown));
                 }
             }
             changed.await;
@@ -162,7 +166,7 @@ impl<T> Subscription<T> {
     /// The time window of the latest [`Error::Gap`] this stream reported: what a consumer
     /// reconciles (for incidents, with [`crate::IncidentClient::incidents_changed_since`]).
     pub fn last_gap(&self) -> Option<GapWindow> {
-        self.buffer.lock().last_gap
+        self.buffer.lock().last_gap.as_deref().copied()
     }
 
     /// How many items (events and notices) wait in the buffer for this consumer: its backlog.
@@ -272,7 +276,8 @@ mod tests {
         Arc<Buffer>,
         mpsc::UnboundedReceiver<Command>,
     ) {
-        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), "custom"));
+        let metrics = Arc::new(crate::telemetry::StreamMetrics::new("custom"));
+        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), metrics));
         let (tx, rx) = mpsc::unbounded_channel();
         let decode: Decoder<u32> = Box::new(|text| {
             text.parse()

@@ -88,6 +88,38 @@ impl StreamMetrics {
     }
 }
 
+/// Every stream kind's handles, made once per client and shared by its subscriptions.
+#[derive(Debug)]
+pub(crate) struct StreamMetricsSet(Vec<(&'static str, std::sync::Arc<StreamMetrics>)>);
+
+impl StreamMetricsSet {
+    pub(crate) fn new() -> Self {
+        let kinds = [
+            "new",
+            "critical",
+            "updates",
+            "state_changes",
+            "alerts",
+            "custom",
+        ];
+        Self(
+            kinds
+                .into_iter()
+                .map(|kind| (kind, std::sync::Arc::new(StreamMetrics::new(kind))))
+                .collect(),
+        )
+    }
+
+    /// The handles of `stream`, one of the kinds above.
+    pub(crate) fn get(&self, stream: &'static str) -> std::sync::Arc<StreamMetrics> {
+        let found = self.0.iter().find(|(kind, _)| *kind == stream);
+        match found {
+            Some((_, metrics)) => metrics.clone(),
+            None => std::sync::Arc::new(StreamMetrics::new(stream)),
+        }
+    }
+}
+
 /// The connection's handles.
 #[derive(Debug)]
 pub(crate) struct ConnectionMetrics {
