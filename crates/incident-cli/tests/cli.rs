@@ -818,3 +818,150 @@ fn schema_diff_and_check_tell_used_from_unused_breaking_changes() {
         "newIncidents.fingerprint"
     );
 }
+
+/// Starts `incident serve` with `args` and returns it with the HTTP and WebSocket URLs it
+/// printed.
+async fn serve(args: &[&str]) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .arg("serve")
+        .args(args)
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.starts_with("serving ") {
+                return line;
+            }
+        }
+        panic!("incident serve ended without serving");
+    })
+    .await
+    .expect("incident serve starts");
+    let words: Vec<&str> = line.split(' ').collect();
+    (child, words[1].to_owned(), words[3].trim_end_matches(';').to_owned())
+}
+
+#[cfg(feature = "devserver")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_operations_walkthrough_runs_against_incident_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("server.json");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let serve_args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--jwt-secret",
+        "dev-secret",
+        "--state",
+        state_arg.as_str(),
+    ];
+    let (mut server, http_url, ws_url) = serve(&serve_args).await;
+    let token = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["token", "mint", "--jwt-secret", "dev-secret"])
+        .output()
+        .await
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_incident"));
+    watch
+        .args([
+            "watch",
+            "critical",
+            "--json",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env("WS_URL", &ws_url)
+        .env("AUTH_TOKEN", &token)
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = watch.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut watch = Running {
+        lines: BufReader::new(child.stdout.take().unwrap()).lines(),
+        child,
+    };
+    let base = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("metrics: ") {
+                return rest
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .trim_end_matches("/metrics")
+                    .to_owned();
+            }
+        }
+        panic!("no metrics address");
+    })
+    .await
+    .unwrap();
+    let (status, _) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200);
+
+    // An alert through the REST endpoint of the served process reaches the watcher.
+    let submit = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args([
+            "alert",
+            "submit",
+            "--title",
+            "Checkout down",
+            "--severity",
+            "P0",
+        ])
+        .args(["--type", "availability", "--source", "pingdom"])
+        .env("WS_URL", &ws_url)
+        .env("AUTH_TOKEN", &token)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        submit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    let line = loop {
+        let line = watch.json_line().await;
+        if line["kind"] == "event" {
+            break line;
+        }
+    };
+    assert_eq!(line["event"]["title"], "Checkout down");
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("incident_client_events_total{stream=\"critical\"} 1"),
+        "{metrics}"
+    );
+    watch.interrupt().await;
+
+    // The server's data survives its own restart with --state.
+    let pid = server.id().unwrap().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    let stopped = tokio::time::timeout(WAIT, server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stopped.success());
+    let (_restarted, http_url_again, _) = serve(&serve_args).await;
+    let listed = reqwest::Client::new()
+        .post(&http_url_again)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ incidentStats { total } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"]["incidentStats"]["total"], 1, "{listed}");
+    assert_ne!(http_url, "");
+}
