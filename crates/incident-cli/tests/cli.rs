@@ -843,7 +843,11 @@ async fn serve(args: &[&str]) -> (Child, String, String) {
     .await
     .expect("incident serve starts");
     let words: Vec<&str> = line.split(' ').collect();
-    (child, words[1].to_owned(), words[3].trim_end_matches(';').to_owned())
+    (
+        child,
+        words[1].to_owned(),
+        words[3].trim_end_matches(';').to_owned(),
+    )
 }
 
 #[cfg(feature = "devserver")]
