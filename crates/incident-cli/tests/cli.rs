@@ -482,20 +482,21 @@ async fn get(url: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// Polls `url` until it answers `status`, failing after the wait.
+/// Polls `url` (every 20 ms: an HTTP endpoint has nothing to await) until it answers
+/// `status`, failing after the wait.
 async fn until_status(url: &str, status: u16) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (got, body) = get(url).await;
-        if got == status {
-            return body;
+    let answered = tokio::time::timeout(WAIT, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            poll.tick().await;
+            let (got, body) = get(url).await;
+            if got == status {
+                return body;
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{url} never answered {status}; last {got} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    answered.unwrap_or_else(|_| panic!("{url} never answered {status} within the wait"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -517,21 +518,7 @@ async fn metrics_and_healthz_follow_a_server_restart() {
         lines: BufReader::new(child.stdout.take().unwrap()).lines(),
         child,
     };
-    let base = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("metrics: ") {
-                return rest
-                    .split(' ')
-                    .next()
-                    .unwrap()
-                    .trim_end_matches("/metrics")
-                    .to_owned();
-            }
-        }
-        panic!("the watcher ended without serving metrics");
-    })
-    .await
-    .expect("the metrics address on stderr");
+    let base = metrics_base(&mut stderr).await;
     settle(&server, &["criticalIncidents"]).await;
 
     let (status, body) = get(&format!("{base}/healthz")).await;
@@ -892,21 +879,7 @@ async fn the_readme_operations_walkthrough_runs_against_incident_serve() {
         lines: BufReader::new(child.stdout.take().unwrap()).lines(),
         child,
     };
-    let base = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("metrics: ") {
-                return rest
-                    .split(' ')
-                    .next()
-                    .unwrap()
-                    .trim_end_matches("/metrics")
-                    .to_owned();
-            }
-        }
-        panic!("no metrics address");
-    })
-    .await
-    .unwrap();
+    let base = metrics_base(&mut stderr).await;
     let (status, _) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 200);
 
@@ -968,4 +941,19 @@ async fn the_readme_operations_walkthrough_runs_against_incident_serve() {
         .unwrap();
     assert_eq!(listed["data"]["incidentStats"]["total"], 1, "{listed}");
     assert_ne!(http_url, "");
+}
+
+/// The `http://ADDR` a watcher with `--metrics-addr` says on stderr that it serves.
+async fn metrics_base(stderr: &mut Lines<BufReader<tokio::process::ChildStderr>>) -> String {
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("metrics: ") {
+                let url = rest.split(' ').next().unwrap();
+                return url.trim_end_matches("/metrics").to_owned();
+            }
+        }
+        panic!("the watcher ended without serving metrics");
+    })
+    .await
+    .expect("the metrics address on stderr")
 }

@@ -3,7 +3,7 @@
 //! and count, or set aside and refetch).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::task::AtomicWaker;
@@ -27,8 +27,8 @@ pub(crate) struct Buffer {
     pub(crate) stats: Arc<StatsInner>,
     /// Shared by every subscription of the same kind on one client.
     pub(crate) metrics: Arc<StreamMetrics>,
-    /// See [`Buffer::refetch_on_overflow`].
-    refetchable: AtomicBool,
+    /// See [`Buffer::new`].
+    refetchable: bool,
 }
 
 pub(crate) struct BufferState {
@@ -50,11 +50,14 @@ pub(crate) struct BufferState {
 }
 
 impl Buffer {
-    /// A buffer for `capacity` events, counted in `metrics` (its stream kind's).
+    /// A buffer for `capacity` events, counted in `metrics` (its stream kind's). With
+    /// `refetchable` (streams that can be caught up), overflow sets live events aside to be
+    /// fetched back instead of dropping the oldest.
     pub(crate) fn new(
         capacity: usize,
         stats: Arc<StatsInner>,
         metrics: Arc<StreamMetrics>,
+        refetchable: bool,
     ) -> Self {
         Self {
             state: Mutex::new(BufferState {
@@ -73,14 +76,8 @@ impl Buffer {
             capacity: capacity.max(1),
             stats,
             metrics,
-            refetchable: AtomicBool::new(false),
+            refetchable,
         }
-    }
-
-    /// Overflow on this stream refetches what it sets aside instead of dropping it: for streams
-    /// that can be caught up.
-    pub(crate) fn refetch_on_overflow(&self) {
-        self.refetchable.store(true, Ordering::Relaxed);
     }
 
     /// After a refill page: true if the consumer has room for another now; otherwise it will
@@ -184,7 +181,7 @@ impl Buffer {
             return;
         }
         if let Ok(queued) = &item
-            && self.refetchable.load(Ordering::Relaxed)
+            && self.refetchable
         {
             if queued.recovered {
                 // Refill pages and catch-ups are fetched only when there is room: never dropped.

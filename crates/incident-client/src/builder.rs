@@ -148,7 +148,7 @@ impl IncidentClientBuilder {
             &origin_of(&http_url),
             token.clone(),
             self.connect_timeout,
-        )?;
+        );
         let config = Arc::new(Config {
             ws_url,
             http_url,

@@ -199,10 +199,8 @@ impl IncidentClient {
             self.inner.config.buffer,
             self.inner.stats.clone(),
             self.inner.stream_metrics.get(stream),
+            catchup.is_some(),
         ));
-        if catchup.is_some() {
-            buffer.refetch_on_overflow();
-        }
         let decode: Decoder<U> = Box::new(move |payload: &str| -> Result<U> {
             let response: cynic::GraphQlResponse<T> =
                 serde_json::from_str(payload).map_err(|e| Error::Decode(cause(e)))?;

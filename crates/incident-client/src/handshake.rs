@@ -67,15 +67,14 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
             protocol::SUBPROTOCOL
         ))));
     }
-    let broken = |source: Cause| failed(source);
     let init = protocol::connection_init(token.as_ref().map(|t| t.expose()));
-    link::send(&mut socket, init, broken).await?;
+    link::send(&mut socket, init, failed).await?;
     let waiting = async {
         loop {
-            match link::read(&mut socket, broken).await? {
+            match link::read(&mut socket, failed).await? {
                 Read::Message(ServerMessage::ConnectionAck) => return Ok(()),
                 Read::Message(ServerMessage::Ping) => {
-                    link::send(&mut socket, protocol::pong(), broken).await?
+                    link::send(&mut socket, protocol::pong(), failed).await?
                 }
                 Read::Message(other) => debug!(?other, "ignoring a message before the ack"),
                 Read::Closed(code, reason) => {

@@ -38,14 +38,14 @@ impl HttpClient {
         origin: &str,
         token: Option<TokenSource>,
         timeout: Duration,
-    ) -> Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             client: Arc::default(),
             timeout,
             graphql_url,
             alerts_url: format!("{origin}/v1/alerts"),
             token,
-        })
+        }
     }
 
     /// This client's `reqwest::Client`, built the first time it is needed.

@@ -234,12 +234,11 @@ mod tests {
             "http://127.0.0.1:9",
             None,
             std::time::Duration::from_secs(1),
-        )
-        .unwrap();
+        );
         let mut recovery = Recovery::new(http);
         let mut table = Table::new(Payloads::default(), stats.clone());
         let metrics = Arc::new(crate::telemetry::StreamMetrics::new("new"));
-        let sink = Arc::new(Buffer::new(8, stats, metrics));
+        let sink = Arc::new(Buffer::new(8, stats, metrics, false));
         let spec = CatchupSpec {
             root_field: "newIncidents",
             severities: None,

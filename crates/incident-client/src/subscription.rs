@@ -277,7 +277,7 @@ mod tests {
         mpsc::UnboundedReceiver<Command>,
     ) {
         let metrics = Arc::new(crate::telemetry::StreamMetrics::new("custom"));
-        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), metrics));
+        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), metrics, false));
         let (tx, rx) = mpsc::unbounded_channel();
         let decode: Decoder<u32> = Box::new(|text| {
             text.parse()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use incident_sdl::{Change, Schema, Severity, TypeKind};
+use serde_json::json;
 
 use crate::usage::{Usage, concerns, usages};
 use crate::{Documents, Error, Result};
@@ -142,52 +143,25 @@ impl Check {
     /// The report for CI tools: one object per change with `severity`, `path`, `message` and
     /// `used_by` (operation, file, at).
     pub fn to_json(&self) -> String {
-        let changes: Vec<String> = self
+        let changes: Vec<serde_json::Value> = self
             .changes
             .iter()
             .map(|c| {
-                let used: Vec<String> = c
+                let used_by: Vec<serde_json::Value> = c
                     .used_by
                     .iter()
-                    .map(|u| {
-                        format!(
-                            "{{\"operation\":{},\"file\":{},\"at\":{}}}",
-                            json_string(&u.operation),
-                            json_string(&u.file),
-                            json_string(&u.at)
-                        )
-                    })
+                    .map(|u| json!({ "operation": u.operation, "file": u.file, "at": u.at }))
                     .collect();
-                format!(
-                    "{{\"severity\":\"{}\",\"path\":{},\"message\":{},\"used_by\":[{}]}}",
-                    c.change.severity,
-                    json_string(&c.change.path),
-                    json_string(&c.change.message),
-                    used.join(",")
-                )
+                json!({
+                    "severity": c.change.severity.to_string(),
+                    "path": c.change.path,
+                    "message": c.change.message,
+                    "used_by": used_by,
+                })
             })
             .collect();
-        format!(
-            "{{\"breaks_documents\":{},\"changes\":[{}]}}",
-            self.breaks_documents(),
-            changes.join(",")
-        )
+        json!({ "breaks_documents": self.breaks_documents(), "changes": changes }).to_string()
     }
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Compares `old_sdl` with `new_sdl` and finds, for each breaking or dangerous change, the

@@ -28,10 +28,15 @@ pub struct Usage {
 /// Every usage by every operation in `documents`.
 pub(crate) fn usages(documents: &Documents, schema: &Schema) -> Result<Vec<Usage>> {
     let mut found = Vec::new();
+    // Fragments may live in other documents: the operations are walked in all of them together.
+    let combined: String = documents.iter().map(|(_, t)| format!("{t}\n")).collect();
+    let all = match cynic_parser::parse_executable_document(&combined) {
+        Ok(document) => document,
+        Err(error) => bail!("the documents do not parse together: {error}"),
+    };
     for (name, text) in documents.iter() {
         let file = documents.path_of(name);
-        // Fragments may live in other documents: parse them all together, and attribute each
-        // operation to the document that defines it.
+        // Each operation is attributed to the document that defines it.
         let own = match cynic_parser::parse_executable_document(text) {
             Ok(document) => document,
             Err(error) => bail!("{file} does not parse: {error}"),
@@ -43,11 +48,6 @@ pub(crate) fn usages(documents: &Documents, schema: &Schema) -> Result<Vec<Usage
                 ExecutableDefinition::Fragment(_) => None,
             })
             .collect();
-        let combined: String = documents.iter().map(|(_, t)| format!("{t}\n")).collect();
-        let all = match cynic_parser::parse_executable_document(&combined) {
-            Ok(document) => document,
-            Err(error) => bail!("the documents do not parse together: {error}"),
-        };
         for definition in all.definitions() {
             let ExecutableDefinition::Operation(op) = definition else {
                 continue;

@@ -47,16 +47,17 @@ pub async fn live<T>(subscription: &Subscription<T>) {
         .expect("the subscription to go live, not end");
 }
 
-/// Waits until `condition` holds, checking every 10 ms, failing the test after [`WAIT`].
+/// Waits until `condition` holds, failing the test after [`WAIT`]. Counters such as
+/// `Stats` have nothing to await, so the condition is polled on a 10 ms interval.
 pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let polled = tokio::time::timeout(WAIT, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(10));
+        while !condition() {
+            poll.tick().await;
+        }
+    })
+    .await;
+    assert!(polled.is_ok(), "timed out waiting for {what}");
 }
 
 /// Waits until the dev server sees `condition`, failing the test after [`WAIT`].
@@ -100,21 +101,18 @@ pub enum CloseWhen {
 }
 
 /// A hand-written graphql-transport-ws server on 127.0.0.1:0 that acknowledges every connection
-/// and then closes it with `code`. Returns its URL and a count of WebSocket connections.
-pub async fn flapping(
-    code: u16,
-    when: CloseWhen,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// and then closes it with `code`. Returns its URL and the count of WebSocket connections, which
+/// a test can await.
+pub async fn flapping(code: u16, when: CloseWhen) -> (String, tokio::sync::watch::Receiver<usize>) {
     use futures::SinkExt;
-    use std::sync::atomic::Ordering;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/graphql/ws", listener.local_addr().unwrap());
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = accepted.clone();
+    let (counter, accepted) = tokio::sync::watch::channel(0usize);
+    let counter = std::sync::Arc::new(counter);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let counter = counter.clone();
@@ -131,7 +129,7 @@ pub async fn flapping(
                 let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await else {
                     return; // not a WebSocket (a catch-up query over HTTP, say)
                 };
-                counter.fetch_add(1, Ordering::SeqCst);
+                counter.send_modify(|n| *n += 1);
                 // connection_init
                 if !matches!(socket.next().await, Some(Ok(Message::Text(_)))) {
                     return;
