@@ -25,6 +25,19 @@ pub struct Global {
     /// JWT to present.
     #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Also trust this CA certificate (PEM) for wss:// and https://, such as a private CA.
+    #[arg(long, global = true, value_name = "FILE", env = "INCIDENT_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Trust the system's root certificates (SSL_CERT_FILE, SSL_CERT_DIR) instead of the
+    /// built-in web roots.
+    #[arg(long, global = true)]
+    pub system_roots: bool,
+    /// Present this client certificate (PEM) for mutual TLS; needs --client-key.
+    #[arg(long, global = true, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
     /// Log filter for stderr: error, warn, info, debug, trace.
     #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -143,6 +156,10 @@ pub struct WatchArgs {
     /// this address, such as 127.0.0.1:9464 (port 0 picks one; the address is logged on stderr).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// If the server is not reachable yet, keep trying (with backoff, logging each attempt)
+    /// instead of exiting: for a watcher started before its server.
+    #[arg(long)]
+    pub wait: bool,
     /// Resume `new` or `critical` from this file and record progress in it after every event
     /// printed (written atomically): at-least-once across crashes, at most one duplicate each.
     #[arg(long, value_name = "FILE")]
@@ -318,6 +335,15 @@ pub struct ServeArgs {
     /// Keep the data in this file across restarts (read at start, written after changes).
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
+    /// Serve https:// and wss:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub client_ca: Option<std::path::PathBuf>,
 }
 
 #[cfg(feature = "devserver")]

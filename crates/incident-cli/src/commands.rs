@@ -20,7 +20,7 @@ async fn client(global: &Global) -> Result<IncidentClient> {
                 .into()
         ));
     };
-    crate::watch::connect(global, url, global.token.clone()).await
+    crate::watch::connect(global, url, global.token.clone(), false).await
 }
 
 /// `incident alert submit`.
@@ -211,6 +211,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(state) = args.state {
         builder = builder.state_file(state);
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        builder = builder.tls_files(cert, key);
+    }
+    if let Some(ca) = args.client_ca {
+        builder = builder.client_ca_file(ca);
     }
     let server = builder.start().await?;
     eprintln!(

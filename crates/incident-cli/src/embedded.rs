@@ -23,6 +23,7 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
     );
     let watch = WatchArgs {
         metrics_addr: None,
+        wait: false,
         checkpoint: None,
         kinds: vec![
             StreamKind::Critical,

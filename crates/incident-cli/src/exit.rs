@@ -29,7 +29,13 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         {
             AUTH
         }
-        Some(Error::InvalidUrl { .. }) => USAGE,
+        Some(Error::InvalidUrl { .. } | Error::InvalidSetting { .. }) => USAGE,
+        Some(error) if error.is_certificate_problem() => {
+            eprintln!(
+                "hint: a TLS certificate was not accepted; trust the server's CA with --ca-cert FILE (or --system-roots), and for mutual TLS present --client-cert and --client-key"
+            );
+            CONNECTION
+        }
         Some(
             Error::Connect { .. }
             | Error::ConnectionLost { .. }

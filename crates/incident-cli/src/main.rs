@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
         Command::Alert(args) => commands::alert(&cli.global, args).await,
         Command::Incidents(args) => commands::incidents(&cli.global, args).await,
         Command::Codegen(args) => codegen::run(&args),
-        Command::Schema(args) => match schema_cmd::run(args.command).await {
+        Command::Schema(args) => match schema_cmd::run(&cli.global, args.command).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(error) => Err(error),

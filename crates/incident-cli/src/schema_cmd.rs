@@ -6,11 +6,11 @@ use anyhow::{Context, Result, bail};
 use incident_codegen::Documents;
 use incident_sdl::Schema;
 
-use crate::cli::SchemaCommand;
+use crate::cli::{Global, SchemaCommand};
 use crate::exit::UsageError;
 
 /// Runs a schema command; `Ok(false)` means "exit 1" (a breaking change, a broken operation).
-pub async fn run(command: SchemaCommand) -> Result<bool> {
+pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
     match command {
         SchemaCommand::Diff {
             old,
@@ -42,8 +42,9 @@ pub async fn run(command: SchemaCommand) -> Result<bool> {
             Ok(!report.breaks_documents())
         }
         SchemaCommand::Pull { url, headers, out } => {
+            let client = http_client(global, &headers)?;
             // reqwest's blocking client owns a runtime of its own: run it off this one.
-            tokio::task::spawn_blocking(move || pull(&url, &headers, out.as_deref()))
+            tokio::task::spawn_blocking(move || pull(client, &url, out.as_deref()))
                 .await
                 .context("the pull task failed")??;
             Ok(true)
@@ -56,7 +57,8 @@ fn read(path: &Path) -> Result<String> {
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())).into())
 }
 
-fn pull(url: &str, headers: &[String], out: Option<&Path>) -> Result<()> {
+/// The blocking HTTP client for `schema pull`: the `--header`s, and the global TLS flags.
+fn http_client(global: &Global, headers: &[String]) -> Result<reqwest::blocking::ClientBuilder> {
     let mut map = reqwest::header::HeaderMap::new();
     for header in headers {
         let Some((name, value)) = header.split_once(':') else {
@@ -69,9 +71,27 @@ fn pull(url: &str, headers: &[String], out: Option<&Path>) -> Result<()> {
             reqwest::header::HeaderValue::from_str(value.trim())?,
         );
     }
-    let client = reqwest::blocking::Client::builder()
+    let mut client = reqwest::blocking::Client::builder()
         .default_headers(map)
-        .build()?;
+        .user_agent(incident_client::USER_AGENT);
+    let pem = |path: &Path, flag: &str| {
+        std::fs::read(path).map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())))
+    };
+    if let Some(path) = &global.ca_cert {
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem(path, "--ca-cert")?)? {
+            client = client.add_root_certificate(certificate);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&global.client_cert, &global.client_key) {
+        let mut both = pem(cert, "--client-cert")?;
+        both.extend(pem(key, "--client-key")?);
+        client = client.identity(reqwest::Identity::from_pem(&both)?);
+    }
+    Ok(client)
+}
+
+fn pull(client: reqwest::blocking::ClientBuilder, url: &str, out: Option<&Path>) -> Result<()> {
+    let client = client.build()?;
     let current = match out.map(std::fs::read_to_string) {
         Some(Ok(text)) => Some(Schema::parse(&text).context("parsing the current schema")?),
         _ => None,

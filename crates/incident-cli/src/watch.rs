@@ -50,7 +50,10 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
         None => None,
     };
     let (client, server) = match &global.ws_url {
-        Some(url) => (connect(global, url, global.token.clone()).await?, None),
+        Some(url) => (
+            connect(global, url, global.token.clone(), args.wait).await?,
+            None,
+        ),
         None => {
             let (client, server) = embedded_for_watch().await?;
             (client, Some(server))
@@ -86,14 +89,32 @@ async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallibl
     ))
 }
 
-/// A client for `url` with the global settings.
-pub async fn connect(global: &Global, url: &str, token: Option<String>) -> Result<IncidentClient> {
-    let mut builder = IncidentClient::builder(url);
+/// A client for `url` with the global settings; with `wait`, it waits for a server that is not
+/// up yet.
+pub async fn connect(
+    global: &Global,
+    url: &str,
+    token: Option<String>,
+    wait: bool,
+) -> Result<IncidentClient> {
+    let mut builder = IncidentClient::builder(url).wait_for_server(wait);
     if let Some(token) = token {
         builder = builder.token(token);
     }
     if let Some(http) = &global.http_url {
         builder = builder.http_url(http);
+    }
+    if global.system_roots {
+        builder = builder.tls_system_roots();
+    }
+    if let Some(path) = &global.ca_cert {
+        builder = builder.add_root_certificate_pem(read_pem(path, "--ca-cert")?);
+    }
+    if let (Some(cert), Some(key)) = (&global.client_cert, &global.client_key) {
+        builder = builder.client_identity_pem(
+            read_pem(cert, "--client-cert")?,
+            read_pem(key, "--client-key")?,
+        );
     }
     builder
         .connect()
@@ -316,4 +337,10 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// A PEM file named by a flag; a missing file is a usage error naming both.
+fn read_pem(path: &std::path::Path, flag: &str) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| crate::exit::UsageError(format!("{flag} {}: {e}", path.display())).into())
 }

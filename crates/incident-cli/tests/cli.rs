@@ -9,6 +9,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
+mod common;
+use common::serve;
+
 const WAIT: Duration = Duration::from_secs(15);
 
 fn incident(server: &DevServerHandle, args: &[&str]) -> Command {
@@ -804,37 +807,6 @@ fn schema_diff_and_check_tell_used_from_unused_breaking_changes() {
         json["changes"][0]["used_by"][0]["at"],
         "newIncidents.fingerprint"
     );
-}
-
-/// Starts `incident serve` with `args` and returns it with the HTTP and WebSocket URLs it
-/// printed.
-async fn serve(args: &[&str]) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
-        .arg("serve")
-        .args(args)
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.starts_with("serving ") {
-                return line;
-            }
-        }
-        panic!("incident serve ended without serving");
-    })
-    .await
-    .expect("incident serve starts");
-    let words: Vec<&str> = line.split(' ').collect();
-    (
-        child,
-        words[1].to_owned(),
-        words[3].trim_end_matches(';').to_owned(),
-    )
 }
 
 #[cfg(feature = "devserver")]

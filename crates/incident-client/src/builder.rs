@@ -7,14 +7,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::backoff::ReconnectPolicy;
 use crate::client::{ClientInner, IncidentClient};
-use crate::config::{Config, derive_http_url, origin_of};
+use crate::config::{Config, InitPayload, Network, derive_http_url, origin_of};
 use crate::connection::Supervisor;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::payloads::Payloads;
+use crate::proxy::{Proxies, ProxySetting};
 use crate::state::ConnectionState;
 use crate::stats::StatsInner;
 use crate::subscription::DEFAULT_BUFFER;
+use crate::tls::TlsSettings;
 use crate::token::{Token, TokenProvider, TokenSource};
 
 /// Configures an [`IncidentClient`]. Setters never fail; [`IncidentClientBuilder::connect`]
@@ -32,7 +34,15 @@ pub struct IncidentClientBuilder {
     connect_timeout: Duration,
     buffer: usize,
     max_message_size: usize,
+    tls: TlsSettings,
+    proxy: ProxySetting,
+    headers: Vec<(String, String)>,
+    init_payload: InitPayload,
+    wait_for_server: bool,
 }
+
+/// The default `User-Agent` of the upgrade request and HTTP requests.
+pub const USER_AGENT: &str = concat!("incident-client/", env!("CARGO_PKG_VERSION"));
 
 impl IncidentClientBuilder {
     pub(crate) fn new(ws_url: impl Into<String>) -> Self {
@@ -47,6 +57,11 @@ impl IncidentClientBuilder {
             connect_timeout: Duration::from_secs(10),
             buffer: DEFAULT_BUFFER,
             max_message_size: 8 << 20,
+            tls: TlsSettings::default(),
+            proxy: ProxySetting::default(),
+            headers: Vec::new(),
+            init_payload: InitPayload(None),
+            wait_for_server: false,
         }
     }
 
@@ -112,8 +127,85 @@ impl IncidentClientBuilder {
         self
     }
 
+    /// Trust the operating system's root certificates (reading `SSL_CERT_FILE` and `SSL_CERT_DIR`
+    /// when set) instead of the built-in web roots. For `wss://` and `https://` alike.
+    pub fn tls_system_roots(mut self) -> Self {
+        self.tls.system_roots = true;
+        self
+    }
+
+    /// Also trust these CA certificates (PEM, one or more), such as a company's private CA. For
+    /// `wss://` and `https://` alike.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.extra_roots.push(pem.into());
+        self
+    }
+
+    /// Present this client certificate chain and private key (PEM) when the server asks for one:
+    /// mutual TLS.
+    pub fn client_identity_pem(
+        mut self,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Send the WebSocket and HTTP traffic through this HTTP proxy
+    /// (`http://[user:password@]host:port`; the WebSocket uses `CONNECT`). Default: the proxy
+    /// the environment names for each URL (`HTTPS_PROXY` for `wss://`/`https://`, `HTTP_PROXY`
+    /// for `ws://`/`http://`, else `ALL_PROXY`; none for hosts in `NO_PROXY`), as curl does.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Connect directly, whatever the environment's proxy variables say.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Disabled;
+        self
+    }
+
+    /// Send this header on the WebSocket upgrade and on every HTTP request (for a gateway or
+    /// WAF); repeatable. A `User-Agent` given here replaces the default `incident-client/VERSION`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Build the `connection_init` payload from the token (`None` without one). Default:
+    /// `{"Authorization": "Bearer <jwt>"}`, or `{}` without a token. Called on every connect.
+    ///
+    /// ```
+    /// # fn f(builder: incident_client::IncidentClientBuilder) -> incident_client::IncidentClientBuilder {
+    /// builder.connection_init_payload(|token| serde_json::json!({
+    ///     "Authorization": token.map(|t| format!("Bearer {t}")),
+    ///     "tenant": "payments",
+    /// }))
+    /// # }
+    /// ```
+    pub fn connection_init_payload(
+        mut self,
+        payload: impl Fn(Option<&str>) -> serde_json::Value + Send + Sync + 'static,
+    ) -> Self {
+        self.init_payload = InitPayload(Some(Arc::new(payload)));
+        self
+    }
+
+    /// When the server is not reachable yet, keep trying to connect under the reconnect policy
+    /// (logging each attempt) instead of failing; for consumers started before their server.
+    /// Rejected credentials and certificate problems still fail at once. Default: false, the
+    /// first connection fails fast with a clear error.
+    pub fn wait_for_server(mut self, wait: bool) -> Self {
+        self.wait_for_server = wait;
+        self
+    }
+
     /// Validates the settings, opens the connection and waits for the server's ack. Errors:
-    /// [`Error::InvalidUrl`], [`Error::Connect`], [`Error::AckTimeout`], [`Error::AuthRejected`].
+    /// [`Error::InvalidUrl`], [`Error::InvalidSetting`], [`Error::Connect`],
+    /// [`Error::AckTimeout`], [`Error::AuthRejected`], and with
+    /// [`IncidentClientBuilder::wait_for_server`], [`Error::RetriesExhausted`].
     /// After this, the client keeps the connection up by itself.
     pub async fn connect(self) -> Result<IncidentClient> {
         let ws_url = self.ws_url.trim().to_owned();
@@ -142,12 +234,26 @@ impl IncidentClientBuilder {
             }
             None => derive_http_url(&ws_url).expect("ws:// and wss:// URLs always derive"),
         };
+        let tls = if ws_url.starts_with("wss://")
+            || http_url.starts_with("https://")
+            || self.tls.is_customized()
+        {
+            Some(self.tls.client_config()?)
+        } else {
+            None
+        };
+        let network = Arc::new(Network {
+            tls,
+            proxies: Proxies::new(&self.proxy)?,
+            headers: headers(self.headers)?,
+        });
         let token = self.token.map(TokenSource::new);
         let http = HttpClient::new(
             http_url.clone(),
             &origin_of(&http_url),
             token.clone(),
             self.connect_timeout,
+            network.clone(),
         );
         let config = Arc::new(Config {
             ws_url,
@@ -160,6 +266,9 @@ impl IncidentClientBuilder {
             connect_timeout: self.connect_timeout,
             buffer: self.buffer,
             max_message_size: self.max_message_size,
+            network,
+            init_payload: self.init_payload,
+            wait_for_server: self.wait_for_server,
         });
         let stats = Arc::new(StatsInner::default());
         let (commands, receiver) = mpsc::unbounded_channel();
@@ -184,5 +293,49 @@ impl IncidentClientBuilder {
         Ok(IncidentClient::from_inner(ClientInner::new(
             config, http, stats, commands, payloads, state, task,
         )))
+    }
+}
+
+/// The headers for every request: the default `User-Agent`, then the builder's (a name given
+/// there replaces the default rather than adding to it).
+fn headers(given: Vec<(String, String)>) -> Result<http::HeaderMap> {
+    use http::header::{HeaderName, HeaderValue};
+    let invalid = |reason: String| Error::InvalidSetting {
+        setting: "header".into(),
+        reason,
+    };
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static(USER_AGENT),
+    );
+    let mut replaced = std::collections::HashSet::new();
+    for (name, value) in given {
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|e| invalid(format!("{name:?}: {e}")))?;
+        let value =
+            HeaderValue::from_str(value.trim()).map_err(|e| invalid(format!("{name}: {e}")))?;
+        if replaced.insert(name.clone()) {
+            map.remove(&name);
+        }
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_the_default_user_agent_unless_replaced() {
+        let map = headers(vec![("X-Team".into(), "sre".into())]).unwrap();
+        assert_eq!(map["user-agent"], USER_AGENT);
+        assert_eq!(map["x-team"], "sre");
+        let map = headers(vec![("User-Agent".into(), "pager/2".into())]).unwrap();
+        assert_eq!(map.get_all("user-agent").iter().count(), 1);
+        assert_eq!(map["user-agent"], "pager/2");
+        let error = headers(vec![("bad name".into(), "x".into())]).unwrap_err();
+        assert!(matches!(error, Error::InvalidSetting { .. }), "{error}");
     }
 }

@@ -1,9 +1,63 @@
 //! Settings the builder collects and the connection task reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backoff::ReconnectPolicy;
+use crate::proxy::Proxies;
 use crate::token::TokenSource;
+
+/// Builds the `connection_init` payload from the token (if any).
+pub(crate) type InitPayloadFn = dyn Fn(Option<&str>) -> serde_json::Value + Send + Sync;
+
+/// How the client reaches the server, the same for the WebSocket and HTTP paths.
+#[derive(Debug)]
+pub(crate) struct Network {
+    /// The rustls configuration, when a URL is `wss://`/`https://` or TLS settings were given.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) proxies: Proxies,
+    /// Sent on the WebSocket upgrade and every HTTP request, `User-Agent` included.
+    pub(crate) headers: http::HeaderMap,
+}
+
+impl Network {
+    /// No TLS settings, no proxy, no headers: for unit tests.
+    #[cfg(test)]
+    pub(crate) fn direct() -> Arc<Self> {
+        Arc::new(Self {
+            tls: None,
+            proxies: Proxies::new(&crate::proxy::ProxySetting::Disabled).expect("no proxy"),
+            headers: http::HeaderMap::new(),
+        })
+    }
+}
+
+/// The `connection_init` payload hook.
+#[derive(Clone)]
+pub(crate) struct InitPayload(pub(crate) Option<Arc<InitPayloadFn>>);
+
+impl InitPayload {
+    /// The payload for `token`: the hook's, else `{"Authorization": "Bearer <jwt>"}` (or `{}`).
+    pub(crate) fn build(&self, token: Option<&str>) -> serde_json::Value {
+        match &self.0 {
+            Some(hook) => hook(token),
+            None => match token {
+                Some(token) => serde_json::json!({ "Authorization": format!("Bearer {token}") }),
+                None => serde_json::json!({}),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for InitPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "InitPayload(custom)"
+        } else {
+            "InitPayload(default)"
+        })
+    }
+}
 
 /// Everything the client was configured with.
 #[derive(Debug, Clone)]
@@ -18,6 +72,10 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) buffer: usize,
     pub(crate) max_message_size: usize,
+    pub(crate) network: Arc<Network>,
+    pub(crate) init_payload: InitPayload,
+    /// Retry the first connection under the reconnect policy instead of failing.
+    pub(crate) wait_for_server: bool,
 }
 
 /// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).

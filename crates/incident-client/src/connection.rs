@@ -179,15 +179,28 @@ impl Supervisor {
                     continue;
                 }
             }
-            if let Some(ready) = ready.take() {
-                // The first connection failed: `connect()` reports it and nothing retries.
-                self.closed(Some(error.clone()));
-                let _ = ready.send(Err(error));
-                return;
+            // Rejected credentials and certificates are not a server that is down: retrying
+            // cannot help, also when waiting for the server.
+            let hopeless =
+                matches!(error, Error::AuthRejected { .. }) || error.is_certificate_problem();
+            if let Some(pending) = ready.take() {
+                if hopeless || !self.config.wait_for_server {
+                    // The first connection failed: `connect()` reports it and nothing retries.
+                    self.closed(Some(error.clone()));
+                    let _ = pending.send(Err(error));
+                    return;
+                }
+                ready = Some(pending);
             }
-            if let Error::AuthRejected { .. } = error {
-                warn!(%error, "giving up: the server rejected a fresh token too");
-                self.table.finish_all(EndReason::AuthRejected, Some(&error));
+            if hopeless {
+                let reason = if error.is_certificate_problem() {
+                    warn!(%error, "giving up: a TLS certificate was rejected");
+                    EndReason::CertificateRejected
+                } else {
+                    warn!(%error, "giving up: the server rejected a fresh token too");
+                    EndReason::AuthRejected
+                };
+                self.table.finish_all(reason, Some(&error));
                 self.closed(Some(error.clone()));
                 let _ = self.stats.ended.set(error);
                 return;
@@ -199,11 +212,19 @@ impl Supervisor {
                     attempts: failures - 1,
                     last: Box::new(error),
                 };
+                if let Some(pending) = ready.take() {
+                    self.closed(Some(exhausted.clone()));
+                    let _ = pending.send(Err(exhausted));
+                    return;
+                }
                 self.table
                     .finish_all(EndReason::RetriesExhausted, Some(&exhausted));
                 self.closed(Some(exhausted.clone()));
                 let _ = self.stats.ended.set(exhausted);
                 return;
+            }
+            if ready.is_some() {
+                warn!(attempt = failures, %error, "the server is not reachable yet; waiting for it");
             }
             let delay = self.config.reconnect.delay(failures);
             info!(attempt = failures, ?delay, %error, "connection lost; reconnecting after backoff");

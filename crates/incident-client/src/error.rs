@@ -47,8 +47,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The connection could not be opened (refused, DNS, TLS, WebSocket handshake, the server
-    /// closing before its ack).
+    /// A setting cannot be used (a PEM file without a certificate, a bad header, a proxy URL
+    /// that is not `http://`).
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The connection could not be opened (refused, DNS, TLS, proxy, WebSocket handshake, the
+    /// server closing before its ack). A certificate problem (see
+    /// [`Error::is_certificate_problem`]) names the certificate failure and is never retried.
     #[error("could not connect to {url}")]
     Connect {
         /// Where the client tried to connect.
@@ -201,6 +211,21 @@ pub struct Location {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+}
+
+impl Error {
+    /// Whether a TLS handshake failed over a certificate: the server's is not trusted (unknown
+    /// issuer, expired, wrong name) or the server refused the client's. The client does not
+    /// retry these; the fix is a setting (`add_root_certificate_pem`, `client_identity_pem`).
+    pub fn is_certificate_problem(&self) -> bool {
+        match self {
+            Error::Connect { source, .. } | Error::Http(source) => {
+                crate::tls::is_certificate_problem(source)
+            }
+            Error::RetriesExhausted { last, .. } => last.is_certificate_problem(),
+            _ => false,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -1,10 +1,12 @@
-//! Opening a connection: TCP, the WebSocket upgrade with the subprotocol, `connection_init` with a
+//! Opening a connection: TCP (directly or through a proxy's `CONNECT`), TLS, the WebSocket upgrade
+//! with the configured headers and the subprotocol, `connection_init` with a
 //! fresh token, and the wait for `connection_ack`. Every failure here is [`Error::Connect`] naming
 //! the URL, [`Error::AckTimeout`], [`Error::AuthRejected`] or [`Error::TokenProvider`].
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, http::HeaderValue};
@@ -14,6 +16,7 @@ use crate::config::Config;
 use crate::error::{Cause, Error, Result, cause, message};
 use crate::link::{self, Link, Read};
 use crate::protocol::{self, ServerMessage};
+use crate::tls;
 
 /// Connects and waits for the ack. Owns what it needs, so the connection task can go on taking
 /// commands while this runs.
@@ -35,7 +38,11 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
     let mut request = url
         .into_client_request()
         .map_err(|e: tungstenite::Error| failed(cause(e)))?;
-    request.headers_mut().insert(
+    let headers = request.headers_mut();
+    for (name, value) in &config.network.headers {
+        headers.append(name, value.clone());
+    }
+    headers.insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(protocol::SUBPROTOCOL),
     );
@@ -47,7 +54,35 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
     ws_config.read_buffer_size = 16 * 1024;
     ws_config.write_buffer_size = 0;
     let started = Instant::now();
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let connector = config.network.tls.clone().map(Connector::Rustls);
+    let connecting = async {
+        match config.network.proxies.for_url(url) {
+            Some(proxy) => {
+                let stream = crate::proxy::tunnel(&proxy, url).await.map_err(|e| {
+                    let at = proxy.uri().authority().map(|a| a.as_str()).unwrap_or("?");
+                    // The authority may carry credentials: name only host and port.
+                    let at = at.rsplit('@').next().unwrap_or(at);
+                    failed(message(format!("through the proxy {at}: {e}")))
+                })?;
+                tokio_tungstenite::client_async_tls_with_config(
+                    request,
+                    stream,
+                    Some(ws_config),
+                    connector,
+                )
+                .await
+                .map_err(|e| failed(tls::classify(e)))
+            }
+            None => tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(ws_config),
+                true,
+                connector,
+            )
+            .await
+            .map_err(|e| failed(tls::classify(e))),
+        }
+    };
     let (mut socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
         .await
         .map_err(|_| {
@@ -55,8 +90,7 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
                 "no WebSocket handshake within {:?}",
                 config.connect_timeout
             )))
-        })?
-        .map_err(|e| failed(cause(e)))?;
+        })??;
     let accepted = response
         .headers()
         .get("sec-websocket-protocol")
@@ -67,7 +101,11 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
             protocol::SUBPROTOCOL
         ))));
     }
-    let init = protocol::connection_init(token.as_ref().map(|t| t.expose()));
+    let init = protocol::connection_init(
+        config
+            .init_payload
+            .build(token.as_ref().map(|t| t.expose())),
+    );
     link::send(&mut socket, init, failed).await?;
     let waiting = async {
         loop {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::config::Network;
 use crate::error::{Error, GraphQlError, Result, cause, message};
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::token::TokenSource;
@@ -19,6 +20,7 @@ use crate::token::TokenSource;
 pub(crate) struct HttpClient {
     client: Arc<OnceLock<reqwest::Client>>,
     timeout: Duration,
+    network: Arc<Network>,
     graphql_url: String,
     alerts_url: String,
     token: Option<TokenSource>,
@@ -38,10 +40,12 @@ impl HttpClient {
         origin: &str,
         token: Option<TokenSource>,
         timeout: Duration,
+        network: Arc<Network>,
     ) -> Self {
         Self {
             client: Arc::default(),
             timeout,
+            network,
             graphql_url,
             alerts_url: format!("{origin}/v1/alerts"),
             token,
@@ -53,11 +57,26 @@ impl HttpClient {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        let built = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(self.timeout)
             .timeout(self.timeout * 3)
-            .build()
-            .map_err(|e| Error::Http(cause(e)))?;
+            .default_headers(self.network.headers.clone());
+        if let Some(tls) = &self.network.tls {
+            builder = builder.use_preconfigured_tls(rustls::ClientConfig::clone(tls));
+        }
+        // The proxy decision is the WebSocket's, made by the same matcher for this URL.
+        builder = match self.network.proxies.for_url(&self.graphql_url) {
+            Some(proxy) => {
+                let mut reqwest_proxy = reqwest::Proxy::all(proxy.uri().to_string())
+                    .map_err(|e| Error::Http(cause(e)))?;
+                if let Some(auth) = proxy.basic_auth() {
+                    reqwest_proxy = reqwest_proxy.custom_http_auth(auth.clone());
+                }
+                builder.proxy(reqwest_proxy)
+            }
+            None => builder.no_proxy(),
+        };
+        let built = builder.build().map_err(|e| Error::Http(cause(e)))?;
         Ok(self.client.get_or_init(|| built))
     }
 
@@ -81,7 +100,10 @@ impl HttpClient {
             if let Some(context) = crate::trace::current() {
                 attempt = attempt.header("traceparent", context.traceparent());
             }
-            let response = attempt.send().await.map_err(|e| Error::Http(cause(e)))?;
+            let response = attempt
+                .send()
+                .await
+                .map_err(|e| Error::Http(crate::tls::classify(e)))?;
             let status = response.status().as_u16();
             if status == 401 && !fresh && self.token.is_some() {
                 fresh = true;

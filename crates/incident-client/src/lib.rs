@@ -74,6 +74,7 @@ mod http;
 mod link;
 mod payloads;
 mod protocol;
+mod proxy;
 mod recovery;
 mod rest;
 mod state;
@@ -81,6 +82,7 @@ mod stats;
 mod subscription;
 mod table;
 pub mod telemetry;
+mod tls;
 mod token;
 mod trace;
 
@@ -99,7 +101,7 @@ pub mod operations;
 
 pub use crate::{
     backoff::ReconnectPolicy,
-    builder::IncidentClientBuilder,
+    builder::{IncidentClientBuilder, USER_AGENT},
     checkpoint::Checkpoint,
     client::{IncidentClient, UpdateFilter},
     error::{BoxError, Cause, Error, GraphQlError, Location, Result},

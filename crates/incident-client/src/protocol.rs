@@ -124,12 +124,9 @@ impl ServerMessage {
     }
 }
 
-pub(crate) fn connection_init(token: Option<&str>) -> String {
-    match token {
-        Some(token) => json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
-        None => json!({ "type": "connection_init", "payload": {} }),
-    }
-    .to_string()
+/// `connection_init` with `payload`.
+pub(crate) fn connection_init(payload: serde_json::Value) -> String {
+    json!({ "type": "connection_init", "payload": payload }).to_string()
 }
 
 /// `payload` is the operation already serialized as JSON.

@@ -234,6 +234,7 @@ mod tests {
             "http://127.0.0.1:9",
             None,
             std::time::Duration::from_secs(1),
+            crate::config::Network::direct(),
         );
         let mut recovery = Recovery::new(http);
         let mut table = Table::new(Payloads::default(), stats.clone());

@@ -50,6 +50,9 @@ pub enum EndReason {
     Closed,
     /// Reconnecting failed for longer than the reconnect policy allows.
     RetriesExhausted,
+    /// A TLS certificate failed (the server's is not trusted, or the server refused the
+    /// client's); reconnecting cannot help.
+    CertificateRejected,
     /// The client was shut down.
     Shutdown,
     /// The subscription was dropped by its owner, or every client handle and subscription was

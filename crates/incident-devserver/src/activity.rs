@@ -27,6 +27,44 @@ struct Counts {
     frozen: usize,
     paused: bool,
     traceparents: Vec<String>,
+    http_headers: Vec<Headers>,
+    upgrade_headers: Vec<Headers>,
+    init_payloads: Vec<serde_json::Value>,
+    tls_failures: Vec<String>,
+}
+
+/// One request's headers, lower-case names.
+type Headers = Vec<(String, String)>;
+
+/// How many requests' headers (and `connection_init` payloads) are kept: the latest.
+const KEPT: usize = 1000;
+
+fn keep<T>(records: &mut Vec<T>, record: T) {
+    if records.len() >= KEPT {
+        records.remove(0);
+    }
+    records.push(record);
+}
+
+fn headers_of(headers: &axum::http::HeaderMap) -> Headers {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn values(records: &[Headers], name: &str) -> Vec<String> {
+    records
+        .iter()
+        .flatten()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 impl Activity {
@@ -80,6 +118,42 @@ impl Activity {
     /// An HTTP request carried a W3C `traceparent`.
     pub(crate) fn traced(&self, traceparent: &str) {
         self.update(|c| c.traceparents.push(traceparent.to_owned()));
+    }
+
+    /// An HTTP request (GraphQL or REST) arrived with these headers.
+    pub(crate) fn http_request(&self, headers: &axum::http::HeaderMap) {
+        self.update(|c| keep(&mut c.http_headers, headers_of(headers)));
+    }
+
+    /// A WebSocket upgrade request arrived with these headers.
+    pub(crate) fn upgrade_request(&self, headers: &axum::http::HeaderMap) {
+        self.update(|c| keep(&mut c.upgrade_headers, headers_of(headers)));
+    }
+
+    /// A client sent `connection_init` with this payload.
+    pub(crate) fn init_payload(&self, payload: serde_json::Value) {
+        self.update(|c| keep(&mut c.init_payloads, payload));
+    }
+
+    /// A TLS handshake failed.
+    pub(crate) fn tls_failure(&self, error: String) {
+        self.update(|c| keep(&mut c.tls_failures, error));
+    }
+
+    pub(crate) fn http_header_values(&self, name: &str) -> Vec<String> {
+        values(&self.lock().http_headers, name)
+    }
+
+    pub(crate) fn upgrade_header_values(&self, name: &str) -> Vec<String> {
+        values(&self.lock().upgrade_headers, name)
+    }
+
+    pub(crate) fn init_payloads(&self) -> Vec<serde_json::Value> {
+        self.lock().init_payloads.clone()
+    }
+
+    pub(crate) fn tls_failures(&self) -> Vec<String> {
+        self.lock().tls_failures.clone()
     }
 
     pub(crate) fn traceparents(&self) -> Vec<String> {

@@ -15,6 +15,9 @@ pub enum Error {
     /// The state file could not be read.
     #[error("the state file cannot be used: {0}")]
     State(String),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("TLS cannot be set up: {0}")]
+    Tls(String),
 }
 
 /// `Result` with this crate's [`Error`].

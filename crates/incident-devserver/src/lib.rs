@@ -34,6 +34,9 @@ mod error_paths;
 mod listener;
 pub mod model;
 mod persist;
+#[cfg(feature = "pki")]
+pub mod pki;
+pub mod proxy;
 mod resolvers;
 mod rest;
 mod schema;
@@ -41,6 +44,7 @@ mod server;
 mod state;
 pub mod store;
 mod subscriptions;
+mod tls;
 mod ws;
 
 pub use crate::{

@@ -45,6 +45,15 @@ enum Command {
         /// Keep the data in this file across restarts (read at start, written after changes).
         #[arg(long, value_name = "FILE")]
         state: Option<std::path::PathBuf>,
+        /// Serve https:// and wss:// with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
+        /// Require client certificates signed by this CA (PEM): mutual TLS.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        client_ca: Option<std::path::PathBuf>,
     },
     /// Print a token signed with the secret.
     Token {
@@ -82,6 +91,9 @@ async fn main() -> Result<()> {
             no_auth,
             heartbeat_secs,
             state,
+            tls_cert,
+            tls_key,
+            client_ca,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -105,6 +117,12 @@ async fn main() -> Result<()> {
             }
             if let Some(state) = state {
                 builder = builder.state_file(state);
+            }
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                builder = builder.tls_files(cert, key);
+            }
+            if let Some(ca) = client_ca {
+                builder = builder.client_ca_file(ca);
             }
             let server = builder.start().await.context("starting the dev server")?;
             eprintln!(

@@ -65,8 +65,10 @@ impl From<RestAlertType> for IncidentType {
     }
 }
 
-/// Remembers a request's W3C `traceparent`, for tests of clients that propagate trace context.
-pub(crate) fn record_traceparent(shared: &Shared, headers: &HeaderMap) {
+/// Remembers a request's headers and its W3C `traceparent`, for tests of clients that send
+/// headers of their own or propagate trace context.
+pub(crate) fn record_request(shared: &Shared, headers: &HeaderMap) {
+    shared.activity.http_request(headers);
     if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
         shared.activity.traced(traceparent);
     }
@@ -78,7 +80,7 @@ pub async fn submit_alert(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    record_traceparent(&shared, &headers);
+    record_request(&shared, &headers);
     let header_uuid = |name: &str| {
         headers
             .get(name)

@@ -1,6 +1,7 @@
 //! The server: builder, HTTP routes, and the handle tests use to control it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::auth::{Auth, Caller};
 use crate::listener::PausableListener;
 use crate::state::Shared;
 use crate::store::Store;
+use crate::tls::Pem;
 use crate::ws::{self, Control};
 use crate::{Error, Result};
 
@@ -41,6 +43,8 @@ impl DevServer {
             init_timeout: Duration::from_secs(10),
             demo_traffic: None,
             state_file: None,
+            tls: None,
+            client_ca: None,
         }
     }
 }
@@ -55,7 +59,9 @@ pub struct DevServerBuilder {
     event_capacity: usize,
     init_timeout: Duration,
     demo_traffic: Option<f64>,
-    state_file: Option<std::path::PathBuf>,
+    state_file: Option<PathBuf>,
+    tls: Option<(Pem, Pem)>,
+    client_ca: Option<Pem>,
 }
 
 impl DevServerBuilder {
@@ -113,13 +119,59 @@ impl DevServerBuilder {
     /// Keep the data in `path` across restarts of the process: read at start if it exists,
     /// replaced atomically after changes (at most every 50 ms) and at shutdown. Default: in
     /// memory only.
-    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
         self
     }
 
-    /// Binds and starts serving.
+    /// Serve `https://` and `wss://` with this certificate chain and private key (PEM). Default:
+    /// plain `http://` and `ws://`.
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some((
+            Pem::Bytes(cert_chain_pem.into()),
+            Pem::Bytes(key_pem.into()),
+        ));
+        self
+    }
+
+    /// [`DevServerBuilder::tls`] with PEM files, read at start.
+    pub fn tls_files(mut self, cert_chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((Pem::File(cert_chain.into()), Pem::File(key.into())));
+        self
+    }
+
+    /// With [`DevServerBuilder::tls`], require client certificates signed by this CA (PEM):
+    /// mutual TLS. A client without one fails its handshake.
+    pub fn client_ca(mut self, ca_pem: impl Into<Vec<u8>>) -> Self {
+        self.client_ca = Some(Pem::Bytes(ca_pem.into()));
+        self
+    }
+
+    /// [`DevServerBuilder::client_ca`] with a PEM file, read at start.
+    pub fn client_ca_file(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.client_ca = Some(Pem::File(ca.into()));
+        self
+    }
+
+    /// Binds and starts serving. Errors: [`Error::Bind`], [`Error::Schema`], [`Error::State`],
+    /// [`Error::Tls`] (also for a client CA without a certificate to serve).
     pub async fn start(self) -> Result<DevServerHandle> {
+        let tls = match (self.tls, self.client_ca) {
+            (Some((cert_chain, key)), client_ca) => Some(
+                crate::tls::TlsPem {
+                    cert_chain,
+                    key,
+                    client_ca,
+                }
+                .server_config()?,
+            ),
+            (None, Some(_)) => {
+                return Err(Error::Tls(
+                    "a client CA needs a server certificate and key as well".into(),
+                ));
+            }
+            (None, None) => None,
+        };
         let shared = Arc::new(Shared {
             store: Store::new(self.dedup_window, self.event_capacity),
             auth: self.auth,
@@ -154,11 +206,7 @@ impl DevServerBuilder {
         };
         let serving = spawn_serving(
             app.clone(),
-            PausableListener {
-                inner: listener,
-                paused: paused_rx,
-                activity: shared.activity.clone(),
-            },
+            PausableListener::new(listener, paused_rx, shared.activity.clone(), tls.clone()),
         );
         let demo = self
             .demo_traffic
@@ -167,6 +215,7 @@ impl DevServerBuilder {
         Ok(DevServerHandle {
             inner: Arc::new(HandleInner {
                 addr,
+                tls,
                 app,
                 paused: paused_tx,
                 serving: Mutex::new(Some(serving)),
@@ -186,12 +235,14 @@ pub struct DevServerHandle {
 #[derive(Debug)]
 struct HandleInner {
     addr: SocketAddr,
+    /// The TLS configuration when serving `https://` and `wss://`.
+    tls: Option<Arc<rustls::ServerConfig>>,
     app: App,
     paused: watch::Sender<bool>,
     serving: Mutex<Option<Serving>>,
     demo: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// The state file's writer and the file.
-    saver: std::sync::Mutex<Option<(JoinHandle<()>, std::path::PathBuf)>>,
+    saver: std::sync::Mutex<Option<(JoinHandle<()>, PathBuf)>>,
 }
 
 #[derive(Debug)]
@@ -206,19 +257,26 @@ impl DevServerHandle {
         self.inner.addr
     }
 
-    /// `ws://ADDR/graphql/ws`.
+    /// Whether the server speaks TLS (`https://`, `wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.inner.tls.is_some()
+    }
+
+    /// `ws://ADDR/graphql/ws` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/graphql/ws", self.inner.addr)
+        let scheme = if self.is_tls() { "wss" } else { "ws" };
+        format!("{scheme}://{}/graphql/ws", self.inner.addr)
     }
 
-    /// `http://ADDR/graphql`.
+    /// `http://ADDR/graphql` (`https://` with TLS).
     pub fn http_url(&self) -> String {
-        format!("http://{}/graphql", self.inner.addr)
+        format!("{}/graphql", self.base_url())
     }
 
-    /// `http://ADDR`, for `/health` and `/v1/alerts`.
+    /// `http://ADDR` (`https://` with TLS), for `/health` and `/v1/alerts`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}", self.inner.addr)
     }
 
     /// A token this server accepts, for `subject`, valid for `ttl`.
@@ -259,6 +317,27 @@ impl DevServerHandle {
     /// The W3C `traceparent` headers HTTP requests (GraphQL and REST) carried, oldest first.
     pub fn traceparents(&self) -> Vec<String> {
         self.inner.app.shared.activity.traceparents()
+    }
+
+    /// The values of header `name` on HTTP requests (GraphQL and REST), oldest first (the latest
+    /// 1,000 requests are kept).
+    pub fn request_headers(&self, name: &str) -> Vec<String> {
+        self.inner.app.shared.activity.http_header_values(name)
+    }
+
+    /// The values of header `name` on WebSocket upgrade requests, oldest first.
+    pub fn upgrade_headers(&self, name: &str) -> Vec<String> {
+        self.inner.app.shared.activity.upgrade_header_values(name)
+    }
+
+    /// The `connection_init` payloads clients sent, oldest first.
+    pub fn init_payloads(&self) -> Vec<serde_json::Value> {
+        self.inner.app.shared.activity.init_payloads()
+    }
+
+    /// Why TLS handshakes failed (an untrusted or missing client certificate, say), oldest first.
+    pub fn tls_failures(&self) -> Vec<String> {
+        self.inner.app.shared.activity.tls_failures()
     }
 
     /// How many connections went silent on [`DevServerHandle::freeze_all`].
@@ -349,11 +428,12 @@ impl DevServerHandle {
         let listener = tokio::net::TcpListener::bind(self.inner.addr)
             .await
             .map_err(|e| Error::Bind(self.inner.addr, e))?;
-        let listener = PausableListener {
-            inner: listener,
-            paused: self.inner.paused.subscribe(),
-            activity: self.inner.app.shared.activity.clone(),
-        };
+        let listener = PausableListener::new(
+            listener,
+            self.inner.paused.subscribe(),
+            self.inner.app.shared.activity.clone(),
+            self.inner.tls.clone(),
+        );
         *self.inner.serving.lock().await = Some(spawn_serving(self.inner.app.clone(), listener));
         tracing::info!(addr = %self.inner.addr, "dev server restarted");
         Ok(())
@@ -469,7 +549,7 @@ async fn graphql_http(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    crate::rest::record_traceparent(&app.shared, &headers);
+    crate::rest::record_request(&app.shared, &headers);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -486,12 +566,14 @@ async fn graphql_http(
 
 async fn graphql_ws(
     State(app): State<App>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
     protocol: Result<
         GraphQLProtocol,
         <GraphQLProtocol as axum::extract::FromRequestParts<App>>::Rejection,
     >,
 ) -> Response {
+    app.shared.activity.upgrade_request(&headers);
     let upgrade = upgrade.protocols(["graphql-transport-ws", "graphql-ws"]);
     let legacy = upgrade
         .selected_protocol()

@@ -126,6 +126,7 @@ pub async fn serve(
                             break Some((4429, "Too many initialisation requests".to_owned()));
                         }
                         init_seen = true;
+                        shared.activity.init_payload(payload.clone().unwrap_or(Value::Null));
                         if settings.withhold_ack {
                             continue;
                         }
