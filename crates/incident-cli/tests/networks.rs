@@ -198,6 +198,15 @@ async fn watch_streams_over_wss_through_an_https_proxy_and_refuses_an_untrusted_
         stderr.contains("TLS certificate problem: invalid peer certificate: UnknownIssuer"),
         "{stderr}"
     );
+
+    // The system's roots on request, with SSL_CERT_FILE naming the bundle, as OpenSSL reads it.
+    let event = watch_one(
+        &ws_url,
+        &["--system-roots"],
+        &[("SSL_CERT_FILE", files.ca.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(event["stream"], "critical");
     assert!(
         stderr.contains("--ca-cert"),
         "the hint names the flag: {stderr}"
