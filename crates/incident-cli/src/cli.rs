@@ -50,6 +50,9 @@ pub enum Command {
     /// Start an embedded dev server with demo traffic and watch it.
     #[cfg(feature = "devserver")]
     Demo(DemoArgs),
+    /// Forward new or critical incidents into NATS JetStream, exactly once per incident.
+    #[cfg(feature = "relay")]
+    Relay(RelayArgs),
     /// Submit alerts over REST.
     Alert(AlertArgs),
     /// List, show, resolve and comment on incidents over GraphQL.
@@ -170,6 +173,42 @@ pub struct WatchArgs {
     pub output: Output,
 }
 
+/// What `incident relay` forwards.
+#[cfg(feature = "relay")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RelayKind {
+    /// Incidents as they open (optionally only `--severity`).
+    New,
+    /// P0 and P1 incidents as they open.
+    Critical,
+}
+
+#[cfg(feature = "relay")]
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// What to forward.
+    #[arg(value_enum)]
+    pub kind: RelayKind,
+    /// Only these severities (new), comma-separated: P0,P1.
+    #[arg(long = "severity", value_delimiter = ',')]
+    pub severities: Vec<String>,
+    /// The NATS server(s), such as nats://127.0.0.1:4222 (comma-separated for a cluster).
+    #[arg(long, env = "NATS_URL", value_name = "URL")]
+    pub nats: String,
+    /// The JetStream stream; created when missing, with SUBJECT and a 10-minute duplicate window.
+    #[arg(long, value_name = "NAME")]
+    pub stream: String,
+    /// The subject each incident is published to (the stream's subjects must cover it).
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: String,
+    /// Serve `GET /metrics` and `GET /healthz` on this address, as `watch` does.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// If the Incident Manager is not reachable yet, keep trying instead of exiting.
+    #[arg(long)]
+    pub wait: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct Filters {
     /// Only these severities (new, updates), comma-separated: P0,P1.
@@ -277,6 +316,10 @@ pub enum IncidentsCommand {
         /// Incidents per page, 1 to 100.
         #[arg(long, default_value_t = 20)]
         page_size: i32,
+        /// Every incident, oldest first, paging through them all (with --json, one object per
+        /// line): for reconciling with a copy such as a relay's stream.
+        #[arg(long, conflicts_with = "page")]
+        all: bool,
         /// JSON instead of lines.
         #[arg(long)]
         json: bool,

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use cynic::{MutationBuilder, QueryBuilder};
-use incident_client::inputs::{IncidentFilterInput, PaginationInput, ResolveIncidentInput};
+use incident_client::enums::{IncidentSortField, SortOrder};
+use incident_client::inputs::{
+    IncidentFilterInput, IncidentSortInput, PaginationInput, ResolveIncidentInput,
+};
 use incident_client::operations::*;
 use incident_client::{AlertSubmission, IncidentClient};
 
@@ -83,6 +86,7 @@ pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
             active_only,
             page,
             page_size,
+            all,
             json,
         } => {
             let filter = IncidentFilterInput {
@@ -103,31 +107,10 @@ pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
                 sources: None,
                 active_only: active_only.then_some(true),
             };
-            let variables = ListIncidentsVariables {
-                filter: Some(filter),
-                pagination: Some(PaginationInput { page, page_size }),
-                sort: None,
-            };
-            let page = client
-                .execute(ListIncidents::build(variables))
-                .await?
-                .incidents;
-            if json {
-                println!("{}", serde_json::to_string(&page)?);
+            if all {
+                list_all(&client, filter, json).await?;
             } else {
-                for incident in &page.incidents {
-                    println!(
-                        "{}  {} {:<13} {}",
-                        incident.id, incident.severity, incident.state, incident.title
-                    );
-                }
-                let info = &page.page_info;
-                eprintln!(
-                    "page {} of {} ({} incidents)",
-                    info.page + 1,
-                    info.total_pages.max(1),
-                    info.total_count
-                );
+                list_page(&client, filter, page, page_size, json).await?;
             }
         }
         IncidentsCommand::Get { id, json } => {
@@ -242,4 +225,83 @@ pub fn token(args: TokenArgs) -> Result<()> {
         incident_devserver::mint(jwt_secret.as_bytes(), &sub, ttl)
     );
     Ok(())
+}
+
+/// One page of `incidents list`, newest first.
+async fn list_page(
+    client: &IncidentClient,
+    filter: IncidentFilterInput,
+    page: i32,
+    page_size: i32,
+    json: bool,
+) -> Result<()> {
+    let variables = ListIncidentsVariables {
+        filter: Some(filter),
+        pagination: Some(PaginationInput { page, page_size }),
+        sort: None,
+    };
+    let page = client
+        .execute(ListIncidents::build(variables))
+        .await?
+        .incidents;
+    if json {
+        println!("{}", serde_json::to_string(&page)?);
+    } else {
+        for incident in &page.incidents {
+            print_line(incident);
+        }
+        let info = &page.page_info;
+        eprintln!(
+            "page {} of {} ({} incidents)",
+            info.page + 1,
+            info.total_pages.max(1),
+            info.total_count
+        );
+    }
+    Ok(())
+}
+
+/// `incidents list --all`: every page, oldest first (so incidents opened meanwhile land on later
+/// pages instead of shifting earlier ones).
+async fn list_all(client: &IncidentClient, filter: IncidentFilterInput, json: bool) -> Result<()> {
+    let mut page = 0;
+    let mut total = 0usize;
+    loop {
+        let variables = ListIncidentsVariables {
+            filter: Some(filter.clone()),
+            pagination: Some(PaginationInput {
+                page,
+                page_size: 100,
+            }),
+            sort: Some(IncidentSortInput {
+                field: IncidentSortField::CreatedAt,
+                order: SortOrder::Asc,
+            }),
+        };
+        let found = client
+            .execute(ListIncidents::build(variables))
+            .await?
+            .incidents;
+        for incident in &found.incidents {
+            if json {
+                println!("{}", serde_json::to_string(incident)?);
+            } else {
+                print_line(incident);
+            }
+        }
+        total += found.incidents.len();
+        if found.incidents.is_empty() || !found.page_info.has_next_page {
+            break;
+        }
+        page += 1;
+    }
+    eprintln!("{total} incidents");
+    Ok(())
+}
+
+fn print_line(incident: &IncidentFields) {
+    println!(
+        "{}  {} {:<13} {}",
+        incident.id, incident.severity, incident.state, incident.title
+    );
 }

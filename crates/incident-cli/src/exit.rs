@@ -49,10 +49,24 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
             CONNECTION
         }
         _ if error.downcast_ref::<UsageError>().is_some() => USAGE,
+        _ if error.downcast_ref::<Unreachable>().is_some() => CONNECTION,
         _ => 1,
     };
     ExitCode::from(code)
 }
+
+/// Something other than the Incident Manager could not be reached or used (the NATS server of
+/// `incident relay`, say): exit code 3, like a connection failure.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 /// A mistake in the command line that clap could not catch (a bad severity, say).
 #[derive(Debug)]

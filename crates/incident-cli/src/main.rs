@@ -11,6 +11,8 @@ mod commands;
 mod embedded;
 mod exit;
 mod ops_http;
+#[cfg(feature = "relay")]
+mod relay;
 mod render;
 mod schema_cmd;
 mod watch;
@@ -29,6 +31,8 @@ async fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&cli.global, args).await,
         #[cfg(feature = "devserver")]
         Command::Demo(args) => embedded::demo(&cli.global, args).await,
+        #[cfg(feature = "relay")]
+        Command::Relay(args) => relay::run(&cli.global, args).await,
         Command::Alert(args) => commands::alert(&cli.global, args).await,
         Command::Incidents(args) => commands::incidents(&cli.global, args).await,
         Command::Codegen(args) => codegen::run(&args),
