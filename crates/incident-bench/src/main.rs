@@ -5,6 +5,7 @@
 //! Markdown table; `docs/benchmarks.md` records one run with the machine described.
 
 mod measure;
+mod readers;
 mod sender;
 
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub struct Sizes {
 
 const FULL: Sizes = Sizes {
     flood_events: 200_000,
-    flood_rounds: 3,
+    flood_rounds: 5,
     latency_events: 10_000,
     latency_rounds: 3,
     latency_rate: 1000.0,
@@ -114,6 +115,24 @@ async fn run(args: Vec<String>) -> Result<()> {
     if args.iter().any(|a| a == "--sender") {
         return sender::run().await;
     }
+    if let [mode, reader, addr, count, ..] = args.as_slice()
+        && mode == "--reader"
+    {
+        // One throughput reader in a process of its own.
+        let (reader, sender) = (readers::Reader::parse(reader)?, measure::Sender::at(addr));
+        let count: usize = count.parse()?;
+        let run = spawned(async move { readers::flood(reader, &sender, count).await }).await?;
+        println!("{} {} {}", run.events, run.wall_s, run.cpu_s);
+        return Ok(());
+    }
+    if let [mode, reader, addr, ..] = args.as_slice()
+        && mode == "--idle-rss"
+    {
+        let (reader, sender) = (readers::Reader::parse(reader)?, measure::Sender::at(addr));
+        let (start, after, heap) = readers::idle_rss(reader, &sender).await?;
+        println!("{start} {after} {heap}");
+        return Ok(());
+    }
     if let [mode, addr, count, ..] = args.as_slice()
         && mode.starts_with("--memory-")
     {
@@ -137,15 +156,21 @@ async fn run(args: Vec<String>) -> Result<()> {
     if only.runs("throughput") {
         eprintln!("throughput...");
         let n = sizes.flood_events;
-        // Alternating rounds, so a disturbance on the machine hits both sides alike.
-        let (mut baseline, mut typed) = (Vec::new(), Vec::new());
-        for _ in 0..sizes.flood_rounds {
-            let s = sender.clone();
-            baseline.push(spawned(async move { measure::flood_untyped(&s, n).await }).await?);
-            let s = sender.clone();
-            typed.push(spawned(async move { measure::flood_typed(&s, n).await }).await?);
+        // Both runtimes, whatever `--current-thread` says for the other measurements; every
+        // reader in a fresh process, the readers alternating round by round so a disturbance
+        // on the machine hits them alike.
+        for (runtime, current_thread) in [("current-thread", true), ("multi-thread", false)] {
+            let mut runs: Vec<(readers::Reader, Vec<readers::Run>)> = readers::Reader::ALL
+                .into_iter()
+                .map(|reader| (reader, Vec::new()))
+                .collect();
+            for _ in 0..sizes.flood_rounds {
+                for (reader, rounds) in &mut runs {
+                    rounds.push(sender.reader_process(*reader, current_thread, n).await?);
+                }
+            }
+            report.throughput(runtime, &runs);
         }
-        report.throughput(&typed, &baseline);
     }
 
     if only.runs("latency") {
@@ -156,7 +181,8 @@ async fn run(args: Vec<String>) -> Result<()> {
         for _ in 0..sizes.latency_rounds {
             let s = sender.clone();
             floor.push(
-                spawned(async move { measure::latency_untyped(&s, events, rate).await }).await?,
+                spawned(async move { measure::latency_typed_reader(&s, events, rate).await })
+                    .await?,
             );
             let s = sender.clone();
             typed.push(spawned(async move { measure::latency(&s, events, rate).await }).await?);
@@ -166,7 +192,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         // multi-thread runtime every event then crosses from a worker thread to that thread.
         let (mut floor, mut typed) = (Vec::new(), Vec::new());
         for _ in 0..sizes.latency_rounds {
-            floor.push(measure::latency_untyped(&sender, events, rate).await?);
+            floor.push(measure::latency_typed_reader(&sender, events, rate).await?);
             typed.push(measure::latency(&sender, events, rate).await?);
         }
         report.latency(rate, "in `block_on`", &typed, &floor);
@@ -174,6 +200,11 @@ async fn run(args: Vec<String>) -> Result<()> {
 
     if only.runs("memory") {
         eprintln!("memory...");
+        let mut idle = Vec::new();
+        for reader in [readers::Reader::Typed, readers::Reader::Sdk] {
+            idle.push((reader, sender.idle_rss_process(reader).await?));
+        }
+        report.idle_rss(&idle);
         for &count in sizes.subscription_counts {
             let bytes = sender
                 .in_fresh_process("--memory-subscriptions", count)

@@ -153,14 +153,12 @@ async fn stream_frames(
 }
 
 /// A `next` frame for `newIncidents` with a realistic incident (about 1.3 KB), subscription id
-/// `SUB` to be replaced.
+/// `SUB` to be replaced. The members come in the order async-graphql (the real server) writes
+/// them: `type`, `id`, `payload`.
 fn incident_frame(n: usize, title: &str) -> String {
     let id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + n as u128);
     let created = "2026-11-26T19:22:14.791139941+00:00";
-    json!({
-        "id": "SUB",
-        "type": "next",
-        "payload": { "data": { "newIncidents": {
+    let payload = json!({ "data": { "newIncidents": {
             "id": id, "createdAt": created, "updatedAt": created, "state": "DETECTED", "severity": "P1",
             "incidentType": "AVAILABILITY", "source": "prometheus", "title": title,
             "description": "Error rate on checkout-api is above 5% for 5 minutes in eu-west-1; p99 latency 2.4 s.",
@@ -174,7 +172,6 @@ fn incident_frame(n: usize, title: &str) -> String {
                 { "timestamp": created, "eventType": "CREATED", "actor": "alert from prometheus", "description": "incident opened", "metadata": [] },
                 { "timestamp": created, "eventType": "NOTIFICATION_SENT", "actor": "pager", "description": "paged oncall-payments", "metadata": [{ "key": "channel", "value": "pagerduty" }] }
             ]
-        } } }
-    })
-    .to_string()
+        } } });
+    format!(r#"{{"type":"next","id":"SUB","payload":{payload}}}"#)
 }

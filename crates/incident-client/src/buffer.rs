@@ -105,9 +105,9 @@ impl Buffer {
     }
 
     /// Queues a live event's payload.
-    pub(crate) fn push_payload(&self, payload: RawPayload) {
+    pub(crate) fn push_payload(&self, payload: RawPayload, now: f64) {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
-        self.metrics.received();
+        self.metrics.received(now);
         self.push(Ok(Queued {
             payload,
             recovered: false,

@@ -117,7 +117,7 @@ impl CatchupState {
 /// The consumer's part: the ids it delivered lately, so a caught-up incident is delivered once.
 #[derive(Debug, Default)]
 pub(crate) struct Dedup {
-    seen: HashSet<Uuid>,
+    seen: HashSet<Uuid, foldhash::fast::RandomState>,
     order: VecDeque<Uuid>,
 }
 
@@ -139,7 +139,7 @@ impl Dedup {
 
 /// The incident a `newIncidents`/`criticalIncidents` payload names, if it names one.
 pub(crate) fn incident_in(payload: &RawPayload) -> Option<(Uuid, DateTime<Utc>)> {
-    let response: KeyResponse = serde_json::from_str(payload.as_str()).ok()?;
+    let response: KeyResponse = payload.decode(|text| serde_json::from_str(text)).ok()?;
     let incident = response.data?.incident;
     Some((incident.id, incident.created_at))
 }

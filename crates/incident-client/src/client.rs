@@ -236,7 +236,7 @@ impl IncidentClient {
                     incident_of,
                     dedup,
                     watermark: watermark.clone(),
-                    checkpoint,
+                    checkpoint: crate::checkpoint::Progress::new(checkpoint),
                     resumed_at,
                 };
                 (Some((spec, watermark)), Some(delivered))

@@ -42,6 +42,9 @@ use crate::subscription::{Buffer, EndReason};
 use crate::table::Table;
 use crate::telemetry::ConnectionMetrics;
 
+/// The most messages handled in one go before the connection task yields.
+const BATCH: usize = 64;
+
 /// What the client and subscriptions ask of the connection task.
 pub(crate) enum Command {
     Subscribe {
@@ -392,21 +395,7 @@ impl Supervisor {
         loop {
             let pong_deadline = link.pong_deadline(pong_timeout);
             let lost = tokio::select! {
-                read = link.read() => match read {
-                    Ok(Read::Message(message)) => self.on_message(link, message).await.err(),
-                    Ok(Read::Closed(code, reason)) => {
-                        self.table.fail_offender(code, &reason, self.last_subscribed.as_deref());
-                        Some(closed_error(code, reason).unwrap_or_else(|| {
-                            link.lost(message("the server closed the connection without a close frame"))
-                        }))
-                    }
-                    Err(error @ Error::Decode(_)) => {
-                        warn!(%error, "the server sent a malformed message; reconnecting");
-                        link.close(4400, "malformed message").await;
-                        Some(error)
-                    }
-                    Err(error) => Some(error),
-                },
+                read = link.read() => self.on_read(link, read).await,
                 wake = self.next_wake() => match self.on_wake(wake, Some(link)).await {
                     Flow::Continue => None,
                     Flow::Stop => return Outcome::Stopped,
@@ -430,7 +419,57 @@ impl Supervisor {
         }
     }
 
-    async fn on_message(&mut self, link: &mut Link, message: ServerMessage) -> Result<()> {
+    /// Handles what was read, then the messages already buffered behind it (up to [`BATCH`])
+    /// without going back through the `select!`; after a full batch it yields, so a consumer on
+    /// the same thread decodes what was queued before more is read, and the queue (and the
+    /// memory it churns) stays small. Returns the error that ends the connection, if any.
+    async fn on_read(&mut self, link: &mut Link, mut read: Result<Read>) -> Option<Error> {
+        use futures::FutureExt;
+        if let Ok(Read::Message(_)) = read {
+            link.heard();
+        }
+        // One clock reading for the batch.
+        let now = crate::telemetry::unix_now();
+        let mut handled = 0;
+        loop {
+            match read {
+                Ok(Read::Message(message)) => {
+                    if let Err(error) = self.on_message(link, message, now).await {
+                        return Some(error);
+                    }
+                    handled += 1;
+                    if handled == BATCH {
+                        tokio::task::yield_now().await;
+                        return None;
+                    }
+                    // Cancel-safe: an unfinished frame stays in tungstenite's buffer.
+                    read = link.read().now_or_never()?;
+                }
+                Ok(Read::Closed(code, reason)) => {
+                    self.table
+                        .fail_offender(code, &reason, self.last_subscribed.as_deref());
+                    return Some(closed_error(code, reason).unwrap_or_else(|| {
+                        link.lost(message(
+                            "the server closed the connection without a close frame",
+                        ))
+                    }));
+                }
+                Err(error @ Error::Decode(_)) => {
+                    warn!(%error, "the server sent a malformed message; reconnecting");
+                    link.close(4400, "malformed message").await;
+                    return Some(error);
+                }
+                Err(error) => return Some(error),
+            }
+        }
+    }
+
+    async fn on_message(
+        &mut self,
+        link: &mut Link,
+        message: ServerMessage,
+        now: f64,
+    ) -> Result<()> {
         match message {
             ServerMessage::Ping => link.send(protocol::pong()).await?,
             ServerMessage::Pong => {
@@ -441,7 +480,7 @@ impl Supervisor {
                 self.table.confirmed(answered);
             }
             message => {
-                if self.table.route(message) {
+                if self.table.route(message, now) {
                     link.delivered = true;
                 }
             }

@@ -66,17 +66,19 @@ impl Link {
     }
 
     /// The next protocol message, or how the socket closed. Malformed text is [`Error::Decode`].
+    /// The caller records when messages arrive ([`Link::heard`]), once per batch.
     pub(crate) async fn read(&mut self) -> Result<Read> {
         let url = &self.url;
-        let read = read(&mut self.socket, |source| Error::ConnectionLost {
+        read(&mut self.socket, |source| Error::ConnectionLost {
             url: url.clone(),
             source,
         })
-        .await;
-        if let Ok(Read::Message(_)) = read {
-            self.last_heard = Instant::now();
-        }
-        read
+        .await
+    }
+
+    /// Notes that messages just arrived.
+    pub(crate) fn heard(&mut self) {
+        self.last_heard = Instant::now();
     }
 
     /// When a message last arrived, on the wall clock.

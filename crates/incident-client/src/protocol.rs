@@ -51,13 +51,35 @@ struct Envelope<'a> {
 pub(crate) struct RawPayload {
     frame: Utf8Bytes,
     range: Range<usize>,
+    /// The range runs to the frame's end unchecked (see [`crate::envelope`]).
+    tentative: bool,
 }
 
 impl RawPayload {
-    /// The payload's JSON text.
+    /// The payload's JSON text (for a tentative range, possibly with a member that followed it).
     pub(crate) fn as_str(&self) -> &str {
         &self.frame[self.range.clone()]
     }
+
+    /// Decodes the payload with `decode`. If that fails on a tentative range, the frame is parsed
+    /// in full for the exact range and decoded again; the first error stands if that fails too.
+    pub(crate) fn decode<T, E>(&self, decode: impl Fn(&str) -> Result<T, E>) -> Result<T, E> {
+        match decode(self.as_str()) {
+            Err(error) if self.tentative => match exact_payload(&self.frame) {
+                Some(range) => decode(&self.frame[range]).map_err(|_| error),
+                None => Err(error),
+            },
+            decoded => decoded,
+        }
+    }
+}
+
+/// The payload's range in `frame` by the full parser.
+fn exact_payload(frame: &str) -> Option<Range<usize>> {
+    let envelope: Envelope<'_> = serde_json::from_str(frame).ok()?;
+    let raw = envelope.payload?.get();
+    let start = raw.as_ptr() as usize - frame.as_ptr() as usize;
+    Some(start..start + raw.len())
 }
 
 impl From<String> for RawPayload {
@@ -66,6 +88,7 @@ impl From<String> for RawPayload {
         Self {
             frame: text.into(),
             range,
+            tentative: false,
         }
     }
 }
@@ -81,6 +104,27 @@ impl ServerMessage {
     pub(crate) fn parse(frame: Utf8Bytes) -> Result<ServerMessage, serde_json::Error> {
         use serde::de::Error as _;
         let text: &str = &frame;
+        // Events take the fast path: the payload is not parsed here, only delimited.
+        if let Some(crate::envelope::Scanned {
+            kind: "next",
+            id: Some(id),
+            payload: Some(range),
+            tentative,
+        }) = crate::envelope::scan(text)
+        {
+            // The frame is copied rather than shared: a frame shares tungstenite's read buffer,
+            // and while queued frames hold it the buffer cannot be reused, so its reads shrink to
+            // a few hundred bytes (measured: 100,000 `recvfrom` calls for 200,000 events instead
+            // of about 15,000). One 1 KB copy costs far less.
+            return Ok(ServerMessage::Next {
+                id: id.to_owned(),
+                payload: RawPayload {
+                    frame: text.to_owned().into(),
+                    range,
+                    tentative,
+                },
+            });
+        }
         let envelope: Envelope<'_> = serde_json::from_str(text)?;
         let id = || {
             envelope
@@ -103,8 +147,9 @@ impl ServerMessage {
                 ServerMessage::Next {
                     id: id()?,
                     payload: RawPayload {
-                        frame: frame.clone(),
+                        frame: text.to_owned().into(),
                         range,
+                        tentative: false,
                     },
                 }
             }
@@ -188,6 +233,24 @@ mod tests {
         };
         assert_eq!(payload.as_str(), r#"{"data":{"a":[1]}}"#);
         assert!(check(r#"{"type":"mystery"}"#).is_err());
+        // A member after the payload: the unscanned guess fails to decode, the exact range works.
+        let Ok(ServerMessage::Next { payload, .. }) = ServerMessage::parse(
+            r#"{"type":"next","id":"1","payload":{"data":{"a":2}},"extensions":{"x":1}}"#.into(),
+        ) else {
+            panic!("a next message");
+        };
+        let decoded: serde_json::Value = payload.decode(|text| serde_json::from_str(text)).unwrap();
+        assert_eq!(decoded, json!({ "data": { "a": 2 } }));
+        let Ok(ServerMessage::Next { payload, .. }) = ServerMessage::parse(
+            r#"{"type":"next","id":"1","payload":{"data":{"a":"broken"}"#.into(),
+        ) else {
+            panic!("an unscanned payload is only checked when decoded");
+        };
+        assert!(
+            payload
+                .decode(|text| serde_json::from_str::<serde_json::Value>(text))
+                .is_err()
+        );
         assert!(check("not json").is_err());
     }
 }

@@ -206,8 +206,9 @@ impl Recovery {
                 self.gap(&entry.sink, from);
             }
         }
+        let now = crate::telemetry::unix_now();
         for payload in held {
-            entry.sink.push_payload(payload);
+            entry.sink.push_payload(payload, now);
         }
     }
 }

@@ -28,7 +28,7 @@ use incident_schema::{Timestamp, Uuid};
 
 pub(crate) use crate::buffer::{Buffer, Decoder};
 use crate::catchup::{Dedup, Watermark};
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Progress};
 use crate::connection::Command;
 use crate::error::{Error, Result};
 use crate::gap::GapWindow;
@@ -77,7 +77,7 @@ pub(crate) struct Delivered<T> {
     pub(crate) dedup: Dedup,
     pub(crate) watermark: Arc<Watermark>,
     /// Where the consumer is, at full precision.
-    pub(crate) checkpoint: Checkpoint,
+    pub(crate) checkpoint: Progress,
     /// For a stream resumed from a checkpoint: recovered incidents created before this were
     /// delivered before the checkpoint was taken (the catch-up starts at the microsecond).
     pub(crate) resumed_at: Option<Timestamp>,
@@ -163,7 +163,9 @@ impl<T> Subscription<T> {
     /// from it after a restart (`*_from` methods of [`crate::IncidentClient`]). `None` for
     /// streams that cannot be caught up.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.catchup.as_ref().map(|d| d.checkpoint.clone())
+        self.catchup
+            .as_ref()
+            .map(|d| d.checkpoint.checkpoint().clone())
     }
 
     /// The time window of the latest [`Error::Gap`] this stream reported: what a consumer
@@ -223,7 +225,7 @@ impl<T> Stream for Subscription<T> {
                 Ok(queued) => queued,
                 Err(error) => return Poll::Ready(Some(Err(error))),
             };
-            let value = match (this.decode)(queued.payload.as_str()) {
+            let value = match queued.payload.decode(&this.decode) {
                 Ok(value) => value,
                 Err(error) => return Poll::Ready(Some(Err(error))),
             };
@@ -301,7 +303,7 @@ mod tests {
     }
 
     fn push(buffer: &Buffer, n: u32) {
-        buffer.push_payload(n.to_string().into());
+        buffer.push_payload(n.to_string().into(), 0.0);
     }
 
     #[tokio::test]
@@ -335,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn payloads_are_decoded_by_the_consumer_and_errors_are_items() {
         let (mut sub, buffer, _rx) = subscription(3);
-        buffer.push_payload(String::from("not a number").into());
+        buffer.push_payload(String::from("not a number").into(), 0.0);
         push(&buffer, 9);
         assert!(matches!(sub.next().await, Some(Err(Error::Decode(_)))));
         assert_eq!(sub.next().await.unwrap().unwrap(), 9);
@@ -352,7 +354,7 @@ mod tests {
             }),
             dedup: Dedup::default(),
             watermark: watermark.clone(),
-            checkpoint: Checkpoint::at(watermark.get()),
+            checkpoint: Progress::new(Checkpoint::at(watermark.get())),
             resumed_at: None,
         });
         push(&buffer, 1);

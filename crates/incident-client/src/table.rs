@@ -130,7 +130,8 @@ impl Table {
     }
 
     /// Routes `next`, `error` and `complete` to their subscriptions. True for an event.
-    pub(crate) fn route(&mut self, message: ServerMessage) -> bool {
+    /// `now` is when the batch the message came in was read, in Unix seconds.
+    pub(crate) fn route(&mut self, message: ServerMessage, now: f64) -> bool {
         match message {
             ServerMessage::Next { id, payload } => {
                 let Some(entry) = self.entries.get_mut(&id) else {
@@ -139,7 +140,7 @@ impl Table {
                 };
                 match entry.catchup.as_mut().and_then(|s| s.holding.as_mut()) {
                     Some(held) => held.push(payload),
-                    None => entry.sink.push_payload(payload),
+                    None => entry.sink.push_payload(payload, now),
                 }
                 return true;
             }

@@ -65,11 +65,10 @@ impl StreamMetrics {
         }
     }
 
-    pub(crate) fn received(&self) {
+    /// An event arrived at `now` (Unix seconds, read once per batch of messages).
+    pub(crate) fn received(&self, now: f64) {
         self.events.increment(1);
-        if let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) {
-            self.last_event.set(now.as_secs_f64());
-        }
+        self.last_event.set(now);
     }
 
     pub(crate) fn delivered(&self, recovered: bool) {
@@ -86,6 +85,14 @@ impl StreamMetrics {
     pub(crate) fn gap(&self) {
         self.gaps.increment(1);
     }
+}
+
+/// The wall clock in Unix seconds, for [`StreamMetrics::received`].
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|now| now.as_secs_f64())
+        .unwrap_or_default()
 }
 
 /// Every stream kind's handles, made once per client and shared by its subscriptions.
