@@ -371,13 +371,16 @@ pub async fn reconnect() -> Result<Duration> {
             }
         })
     };
-    // Drain what is flowing, then restart.
     updates.next().await;
     server.restart(Duration::from_millis(100)).await?;
     let back = Instant::now();
+    let back_at = chrono::Utc::now();
     loop {
         match tokio::time::timeout(Duration::from_secs(30), updates.next()).await? {
-            Some(Ok(_)) => break,
+            // Updates from before the restart may still be queued: the figure is to the first
+            // one the server produced after it was back.
+            Some(Ok(update)) if update.timestamp >= back_at => break,
+            Some(Ok(_)) => continue,
             Some(Err(error)) if error.is_recoverable() => continue,
             other => bail!("the stream ended during the restart: {other:?}"),
         }
