@@ -46,6 +46,24 @@ fn write_pki(dir: &Path) -> Files {
     }
 }
 
+/// `incident serve` over TLS with the certificate in `files`, and `extra` flags; the server and
+/// its WebSocket URL.
+async fn serve_tls(files: &Files, extra: &[&str]) -> (tokio::process::Child, String) {
+    let mut args = vec![
+        "--addr",
+        "127.0.0.1:0",
+        "--jwt-secret",
+        SECRET,
+        "--tls-cert",
+        files.server_cert.to_str().unwrap(),
+        "--tls-key",
+        files.server_key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (server, _http_url, ws_url) = serve(&args).await;
+    (server, ws_url)
+}
+
 /// `incident ARGS` with the token, no proxy from the outside environment, and `env` on top.
 fn incident(ws_url: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_incident"));
@@ -150,17 +168,7 @@ async fn watch_fails(ws_url: &str, tls: &[&str], env: &[(&str, &str)]) -> Output
 async fn watch_streams_over_wss_through_an_https_proxy_and_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let files = write_pki(dir.path());
-    let (_server, _http_url, ws_url) = serve(&[
-        "--addr",
-        "127.0.0.1:0",
-        "--jwt-secret",
-        SECRET,
-        "--tls-cert",
-        files.server_cert.to_str().unwrap(),
-        "--tls-key",
-        files.server_key.to_str().unwrap(),
-    ])
-    .await;
+    let (_server, ws_url) = serve_tls(&files, &[]).await;
     assert!(ws_url.starts_with("wss://127.0.0.1:"), "{ws_url}");
     let ws_url = ws_url.replace("127.0.0.1", "localhost");
     let port = ws_url
@@ -198,6 +206,10 @@ async fn watch_streams_over_wss_through_an_https_proxy_and_refuses_an_untrusted_
         stderr.contains("TLS certificate problem: invalid peer certificate: UnknownIssuer"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("--ca-cert"),
+        "the hint names the flag: {stderr}"
+    );
 
     // The system's roots on request, with SSL_CERT_FILE naming the bundle, as OpenSSL reads it.
     let event = watch_one(
@@ -207,29 +219,13 @@ async fn watch_streams_over_wss_through_an_https_proxy_and_refuses_an_untrusted_
     )
     .await;
     assert_eq!(event["stream"], "critical");
-    assert!(
-        stderr.contains("--ca-cert"),
-        "the hint names the flag: {stderr}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mutual_tls_with_client_certificate_flags() {
     let dir = tempfile::tempdir().unwrap();
     let files = write_pki(dir.path());
-    let (_server, _http_url, ws_url) = serve(&[
-        "--addr",
-        "127.0.0.1:0",
-        "--jwt-secret",
-        SECRET,
-        "--tls-cert",
-        files.server_cert.to_str().unwrap(),
-        "--tls-key",
-        files.server_key.to_str().unwrap(),
-        "--client-ca",
-        files.ca.to_str().unwrap(),
-    ])
-    .await;
+    let (_server, ws_url) = serve_tls(&files, &["--client-ca", files.ca.to_str().unwrap()]).await;
     let ca = files.ca.to_str().unwrap();
     let with_identity = [
         "--ca-cert",

@@ -235,6 +235,37 @@ async fn until_stored(nats: &Nats, stream: &str, count: usize) -> Vec<String> {
     reached.unwrap_or_else(|_| panic!("the stream never held {count} incidents"))
 }
 
+/// The ids `incident incidents list --all --json` prints, in order.
+async fn list_all_ids(server: &DevServerHandle) -> Vec<String> {
+    let listed = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["incidents", "list", "--all", "--json"])
+        .env("WS_URL", server.ws_url())
+        .env(
+            "AUTH_TOKEN",
+            server.mint_token("relay", Duration::from_secs(600)),
+        )
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success(), "{stderr}");
+    let ids: Vec<String> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        stderr.contains(&format!("{} incidents", ids.len())),
+        "{stderr}"
+    );
+    ids
+}
+
 fn assert_exactly_once(stored: &[String], created: &[String]) {
     let unique: BTreeSet<&String> = stored.iter().collect();
     assert_eq!(
@@ -303,27 +334,7 @@ async fn two_relays_one_killed_and_restarted_store_every_incident_exactly_once()
     );
 
     // Reconciling: the stream and `incidents list --all` agree.
-    let listed = Command::new(env!("CARGO_BIN_EXE_incident"))
-        .args(["incidents", "list", "--all", "--json"])
-        .env("WS_URL", server.ws_url())
-        .env(
-            "AUTH_TOKEN",
-            server.mint_token("relay", Duration::from_secs(600)),
-        )
-        .output()
-        .await
-        .unwrap();
-    assert!(listed.status.success());
-    let listed: Vec<String> = String::from_utf8(listed.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let listed = list_all_ids(&server).await;
     assert_exactly_once(&listed, &ids);
 
     assert!(second.terminate().await.success(), "SIGTERM exits 0");
@@ -442,31 +453,6 @@ async fn incidents_list_all_pages_through_every_incident_oldest_first() {
     let created: Vec<String> = (0..230)
         .map(|n| open(&server, &format!("incident {n}")))
         .collect();
-    let listed = Command::new(env!("CARGO_BIN_EXE_incident"))
-        .args(["incidents", "list", "--all", "--json"])
-        .env("WS_URL", server.ws_url())
-        .env(
-            "AUTH_TOKEN",
-            server.mint_token("relay", Duration::from_secs(600)),
-        )
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let ids: Vec<String> = String::from_utf8(listed.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ids = list_all_ids(&server).await;
     assert_eq!(ids, created, "three pages, oldest first, nothing twice");
-    assert!(String::from_utf8_lossy(&listed.stderr).contains("230 incidents"));
 }
