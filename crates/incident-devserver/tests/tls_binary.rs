@@ -83,8 +83,15 @@ async fn the_binary_serves_https_and_requires_client_certificates_when_told() {
     mutual.extend(["--client-ca", ca_file.to_str().unwrap()]);
     let (_mutual_server, http_url) = serve(&mutual);
     let health = http_url.replace("/graphql", "/health");
-    assert!(client(&ca, None).get(&health).send().await.is_err(), "no client certificate");
+    assert!(
+        client(&ca, None).get(&health).send().await.is_err(),
+        "no client certificate"
+    );
     let identity = ca.client("tests");
-    let answer = client(&ca, Some(&identity)).get(&health).send().await.unwrap();
+    let answer = client(&ca, Some(&identity))
+        .get(&health)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
 }
