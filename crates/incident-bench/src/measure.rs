@@ -62,82 +62,56 @@ impl Sender {
         current_thread: bool,
         events: usize,
     ) -> Result<Run> {
-        let mut command = Command::new(std::env::current_exe()?);
-        command.args(["--reader", reader.name(), &self.addr, &events.to_string()]);
+        let events = events.to_string();
+        let mut args = vec!["--reader", reader.name(), &self.addr, &events];
         if current_thread {
-            command.arg("--current-thread");
+            args.push("--current-thread");
         }
-        let output = command.output().await?;
-        if !output.status.success() {
-            bail!(
-                "the {} reader failed: {}",
-                reader.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let text = String::from_utf8(output.stdout)?;
-        let numbers: Vec<f64> = text
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("the {} reader printed {text:?}", reader.name()))?;
-        match numbers[..] {
+        match fresh_process(&args).await?[..] {
             [events, wall_s, cpu_s] => Ok(Run {
                 events: events as usize,
                 wall_s,
                 cpu_s,
             }),
-            _ => bail!("the {} reader printed {text:?}", reader.name()),
+            _ => bail!(
+                "the {} reader printed the wrong count of numbers",
+                reader.name()
+            ),
         }
     }
 
     /// RSS of a fresh process at start and with one idle connection and subscription by `reader`.
     pub async fn idle_rss_process(&self, reader: Reader) -> Result<(u64, u64, i64)> {
-        let output = Command::new(std::env::current_exe()?)
-            .args(["--idle-rss", reader.name(), &self.addr])
-            .output()
-            .await?;
-        if !output.status.success() {
-            bail!(
-                "--idle-rss {} failed: {}",
-                reader.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let text = String::from_utf8(output.stdout)?;
-        let numbers: Vec<i64> = text
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("--idle-rss printed {text:?}"))?;
-        match numbers[..] {
-            [start, after, heap] => Ok((start as u64, after as u64, heap)),
-            _ => bail!("--idle-rss printed {text:?}"),
+        match fresh_process(&["--idle-rss", reader.name(), &self.addr]).await?[..] {
+            [start, after, heap] => Ok((start as u64, after as u64, heap as i64)),
+            _ => bail!("--idle-rss printed the wrong count of numbers"),
         }
     }
 
     /// Runs a memory measurement in a new process of this binary and reads its answer.
     pub async fn in_fresh_process(&self, mode: &str, count: usize) -> Result<Memory> {
-        let output = Command::new(std::env::current_exe()?)
-            .args([mode, &self.addr, &count.to_string()])
-            .output()
-            .await?;
-        if !output.status.success() {
-            bail!(
-                "{mode} {count} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let text = String::from_utf8(output.stdout)?;
-        let mut numbers = text.split_whitespace().map(str::parse::<f64>);
-        match (numbers.next(), numbers.next()) {
-            (Some(rss), Some(heap)) => Ok(Memory {
-                rss: rss?,
-                heap: heap?,
-            }),
-            _ => bail!("{mode} {count} printed {text:?}"),
+        match fresh_process(&[mode, &self.addr, &count.to_string()]).await?[..] {
+            [rss, heap] => Ok(Memory { rss, heap }),
+            _ => bail!("{mode} {count} printed the wrong count of numbers"),
         }
     }
+}
+
+/// Runs this binary with `args` in a new process and reads the numbers it prints.
+async fn fresh_process(args: &[&str]) -> Result<Vec<f64>> {
+    let output = Command::new(std::env::current_exe()?)
+        .args(args)
+        .output()
+        .await?;
+    let what = args.join(" ");
+    if !output.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let text = String::from_utf8(output.stdout)?;
+    text.split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{what} printed {text:?}"))
 }
 
 /// Events a second and events received.

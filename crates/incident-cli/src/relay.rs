@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::cli::{Global, RelayArgs, RelayKind};
-use crate::exit::{Unreachable, UsageError, parse};
+use crate::exit::{Unreachable, UsageError};
 
 /// The duplicate window of a stream the relay creates: the longest two relays (or a relay and
 /// its restarted self) may publish the same incident apart and still store it once.
@@ -36,7 +36,7 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
             "set WS_URL or --ws-url to the Incident Manager the relay reads from".into()
         ));
     };
-    let severities = severities(&args.severities)?;
+    let severities = crate::watch::severities(&args.severities)?;
     let metrics = match args.metrics_addr {
         Some(_) => Some(crate::ops_http::install_recorder()?),
         None => None,
@@ -262,17 +262,6 @@ fn checkpoint_of(payload: &[u8]) -> Option<Checkpoint> {
     let mut checkpoint = Checkpoint::at(created_at);
     checkpoint.ids.push(id);
     Some(checkpoint)
-}
-
-fn severities(given: &[String]) -> Result<Option<Vec<Severity>>> {
-    if given.is_empty() {
-        return Ok(None);
-    }
-    given
-        .iter()
-        .map(|s| parse(s))
-        .collect::<Result<_>>()
-        .map(Some)
 }
 
 /// A subject to publish to: tokens separated by dots, no wildcards.

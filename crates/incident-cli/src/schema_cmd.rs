@@ -8,6 +8,7 @@ use incident_sdl::Schema;
 
 use crate::cli::{Global, SchemaCommand};
 use crate::exit::UsageError;
+use crate::watch::read_pem;
 
 /// Runs a schema command; `Ok(false)` means "exit 1" (a breaking change, a broken operation).
 pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
@@ -74,17 +75,14 @@ fn http_client(global: &Global, headers: &[String]) -> Result<reqwest::blocking:
     let mut client = reqwest::blocking::Client::builder()
         .default_headers(map)
         .user_agent(incident_client::USER_AGENT);
-    let pem = |path: &Path, flag: &str| {
-        std::fs::read(path).map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())))
-    };
     if let Some(path) = &global.ca_cert {
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem(path, "--ca-cert")?)? {
+        for certificate in reqwest::Certificate::from_pem_bundle(&read_pem(path, "--ca-cert")?)? {
             client = client.add_root_certificate(certificate);
         }
     }
     if let (Some(cert), Some(key)) = (&global.client_cert, &global.client_key) {
-        let mut both = pem(cert, "--client-cert")?;
-        both.extend(pem(key, "--client-key")?);
+        let mut both = read_pem(cert, "--client-cert")?;
+        both.extend(read_pem(key, "--client-key")?);
         client = client.identity(reqwest::Identity::from_pem(&both)?);
     }
     Ok(client)

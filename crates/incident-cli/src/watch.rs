@@ -156,17 +156,7 @@ pub(crate) fn subscribe(
     resume: Option<Checkpoint>,
 ) -> Result<SelectAll<Events>> {
     let colour = render::use_colour() && !args.output.json;
-    let severities: Option<Vec<Severity>> = if args.filters.severities.is_empty() {
-        None
-    } else {
-        Some(
-            args.filters
-                .severities
-                .iter()
-                .map(|s| parse(s))
-                .collect::<Result<_>>()?,
-        )
-    };
+    let severities = severities(&args.filters.severities)?;
     let incidents: Vec<Uuid> = args
         .filters
         .incidents
@@ -339,8 +329,20 @@ pub(crate) async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+/// `--severity` values; `None` when none were given (every severity).
+pub(crate) fn severities(given: &[String]) -> Result<Option<Vec<Severity>>> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    given
+        .iter()
+        .map(|s| parse(s))
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
 /// A PEM file named by a flag; a missing file is a usage error naming both.
-fn read_pem(path: &std::path::Path, flag: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_pem(path: &std::path::Path, flag: &str) -> Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|e| crate::exit::UsageError(format!("{flag} {}: {e}", path.display())).into())
 }

@@ -47,8 +47,7 @@ pub(crate) fn scan(text: &str) -> Option<Scanned<'_>> {
                 "type" => string_into(bytes, text, at, &mut kind)?,
                 "id" => string_into(bytes, text, at, &mut id)?,
                 "payload" if kind.is_some() && id.is_some() => {
-                    let end = closing_brace(bytes)?;
-                    let end = end - (bytes[at..end].len() - text[at..end].trim_end().len());
+                    let end = at + text[at..closing_brace(bytes)?].trim_end().len();
                     if end <= at {
                         return None;
                     }

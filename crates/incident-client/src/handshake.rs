@@ -56,7 +56,7 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
     let started = Instant::now();
     let connector = config.network.tls.clone().map(Connector::Rustls);
     let connecting = async {
-        match config.network.proxies.for_url(url) {
+        let upgraded = match config.network.proxies.for_url(url) {
             Some(proxy) => {
                 let stream = crate::proxy::tunnel(&proxy, url).await.map_err(|e| {
                     let at = proxy.uri().authority().map(|a| a.as_str()).unwrap_or("?");
@@ -71,17 +71,18 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
                     connector,
                 )
                 .await
-                .map_err(|e| failed(tls::classify(e)))
             }
-            None => tokio_tungstenite::connect_async_tls_with_config(
-                request,
-                Some(ws_config),
-                true,
-                connector,
-            )
-            .await
-            .map_err(|e| failed(tls::classify(e))),
-        }
+            None => {
+                tokio_tungstenite::connect_async_tls_with_config(
+                    request,
+                    Some(ws_config),
+                    true,
+                    connector,
+                )
+                .await
+            }
+        };
+        upgraded.map_err(|e| failed(tls::classify(e)))
     };
     let (mut socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
         .await

@@ -77,9 +77,13 @@ impl RawPayload {
 /// The payload's range in `frame` by the full parser.
 fn exact_payload(frame: &str) -> Option<Range<usize>> {
     let envelope: Envelope<'_> = serde_json::from_str(frame).ok()?;
-    let raw = envelope.payload?.get();
-    let start = raw.as_ptr() as usize - frame.as_ptr() as usize;
-    Some(start..start + raw.len())
+    Some(range_in(frame, envelope.payload?.get()))
+}
+
+/// Where `raw`, a slice borrowed from `text`, sits in it.
+fn range_in(text: &str, raw: &str) -> Range<usize> {
+    let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+    start..start + raw.len()
 }
 
 impl From<String> for RawPayload {
@@ -141,9 +145,7 @@ impl ServerMessage {
             "connection_ack" => ServerMessage::ConnectionAck,
             "next" => {
                 // The raw value borrows from `text`, so its offset there is its place in the frame.
-                let raw = payload()?.get();
-                let start = raw.as_ptr() as usize - text.as_ptr() as usize;
-                let range = start..start + raw.len();
+                let range = range_in(text, payload()?.get());
                 ServerMessage::Next {
                     id: id()?,
                     payload: RawPayload {

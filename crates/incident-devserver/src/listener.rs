@@ -26,11 +26,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn for T {}
 /// kernel's backlog. With TLS, handshakes run concurrently, so a slow or failing client holds up
 /// nobody; a failed handshake (an untrusted or missing client certificate) is logged and counted.
 pub struct PausableListener {
-    pub(crate) inner: TcpListener,
-    pub(crate) paused: watch::Receiver<bool>,
-    pub(crate) activity: Arc<Activity>,
-    pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) handshakes: JoinSet<Option<(Box<dyn Conn>, SocketAddr)>>,
+    inner: TcpListener,
+    paused: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+    tls: Option<TlsAcceptor>,
+    handshakes: JoinSet<Option<(Box<dyn Conn>, SocketAddr)>>,
 }
 
 impl PausableListener {
