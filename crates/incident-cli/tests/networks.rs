@@ -219,6 +219,24 @@ async fn watch_streams_over_wss_through_an_https_proxy_and_refuses_an_untrusted_
     )
     .await;
     assert_eq!(event["stream"], "critical");
+
+    // ALL_PROXY when no scheme's own variable is set; NO_PROXY exempts a host, as curl reads them.
+    let all = HttpProxy::start(None).await.unwrap();
+    let all_url = all.url();
+    watch_one(&ws_url, &ca, &[("ALL_PROXY", all_url.as_str())]).await;
+    assert!(all.connects().contains(&target), "{:?}", all.connects());
+    let bypassed = HttpProxy::start(None).await.unwrap();
+    let bypassed_url = bypassed.url();
+    watch_one(
+        &ws_url,
+        &ca,
+        &[
+            ("HTTPS_PROXY", bypassed_url.as_str()),
+            ("NO_PROXY", "localhost"),
+        ],
+    )
+    .await;
+    assert!(bypassed.connects().is_empty(), "{:?}", bypassed.connects());
 }
 
 #[tokio::test(flavor = "multi_thread")]
