@@ -1,6 +1,7 @@
 //! The buffer between the connection task and one [`crate::Subscription`]: raw payloads not yet
-//! consumed, how the stream ended, whether it is live, and the overflow policy (drop the oldest
-//! and count, or set aside and refetch).
+//! consumed, how the stream ended, whether it is live, and the overflow policy of the streams
+//! that cannot be caught up (drop the oldest and count). A caught-up stream's delivery machine
+//! ([`crate::delivery`]) decides what it queues, and never overfills it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
 
+use crate::delivery::Key;
 use crate::error::{Error, Result};
 use crate::gap::GapWindow;
 use crate::protocol::RawPayload;
@@ -27,8 +29,6 @@ pub(crate) struct Buffer {
     pub(crate) stats: Arc<StatsInner>,
     /// Shared by every subscription of the same kind on one client.
     pub(crate) metrics: Arc<StreamMetrics>,
-    /// See [`Buffer::new`].
-    refetchable: bool,
 }
 
 pub(crate) struct BufferState {
@@ -42,23 +42,15 @@ pub(crate) struct BufferState {
     pub(crate) live: bool,
     /// The window of the latest gap notice.
     pub(crate) last_gap: Option<Box<GapWindow>>,
-    /// The buffer overflowed on a stream that can be refetched: live events are set aside (the
-    /// connection task fetches them again, page by page) until it has caught up.
-    pub(crate) refetching: bool,
+    /// A caught-up stream's start (a server stamp, Unix microseconds), once known.
+    pub(crate) start: Option<i64>,
     /// The connection task waits for the consumer to make room for the next page.
     pub(crate) awaiting_room: bool,
 }
 
 impl Buffer {
-    /// A buffer for `capacity` events, counted in `metrics` (its stream kind's). With
-    /// `refetchable` (streams that can be caught up), overflow sets live events aside to be
-    /// fetched back instead of dropping the oldest.
-    pub(crate) fn new(
-        capacity: usize,
-        stats: Arc<StatsInner>,
-        metrics: Arc<StreamMetrics>,
-        refetchable: bool,
-    ) -> Self {
+    /// A buffer for `capacity` events, counted in `metrics` (its stream kind's).
+    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>, metrics: Arc<StreamMetrics>) -> Self {
         Self {
             state: Mutex::new(BufferState {
                 items: VecDeque::new(),
@@ -68,7 +60,7 @@ impl Buffer {
                 terminal: None,
                 live: false,
                 last_gap: None,
-                refetching: false,
+                start: None,
                 awaiting_room: false,
             }),
             waker: AtomicWaker::new(),
@@ -76,26 +68,19 @@ impl Buffer {
             capacity: capacity.max(1),
             stats,
             metrics,
-            refetchable,
         }
     }
 
-    /// After a refill page: true if the consumer has room for another now; otherwise it will
-    /// ask (`Command::Room`) once it has.
+    /// True if the consumer has drained half the buffer; otherwise it will say so
+    /// (`Command::Room`) once it has.
     pub(crate) fn wait_for_room(&self) -> bool {
         let mut state = self.lock();
-        if state.items.len() <= self.capacity / 2 {
+        if state.items.len() * 2 <= self.capacity {
+            state.awaiting_room = false;
             return true;
         }
         state.awaiting_room = true;
         false
-    }
-
-    /// The refill caught up: live events are queued again.
-    pub(crate) fn stop_refetching(&self) {
-        let mut state = self.lock();
-        state.refetching = false;
-        state.awaiting_room = false;
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, BufferState> {
@@ -104,32 +89,40 @@ impl Buffer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a live event's payload.
-    pub(crate) fn push_payload(&self, payload: RawPayload, now: f64) {
+    /// Records where a caught-up stream started.
+    pub(crate) fn set_start(&self, at: i64) {
+        self.lock().start = Some(at);
+    }
+
+    /// Counts a live event received (queued now or by its delivery machine).
+    pub(crate) fn received(&self, now: f64) {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         self.metrics.received(now);
+    }
+
+    /// Queues a live event's payload, dropping the oldest event if the buffer is full.
+    pub(crate) fn push_payload(&self, payload: RawPayload, now: f64) {
+        self.received(now);
         self.push(Ok(Queued {
             payload,
             recovered: false,
+            key: None,
         }));
     }
 
-    /// Queues an incident found by a catch-up query.
-    pub(crate) fn push_recovered(&self, payload: RawPayload) {
-        self.push(Ok(Queued {
+    /// Queues what a delivery machine delivers: never dropped (the machine bounds it).
+    pub(crate) fn push_delivered(&self, payload: RawPayload, key: Option<Key>, recovered: bool) {
+        let mut state = self.lock();
+        if state.end.is_some() {
+            return;
+        }
+        state.items.push_back(Ok(Queued {
             payload,
-            recovered: true,
+            recovered,
+            key,
         }));
-    }
-
-    /// The payloads queued and not yet consumed.
-    pub(crate) fn queued(&self) -> Vec<RawPayload> {
-        let state = self.lock();
-        state
-            .items
-            .iter()
-            .filter_map(|item| item.as_ref().ok().map(|q| q.payload.clone()))
-            .collect()
+        drop(state);
+        self.waker.wake();
     }
 
     /// Queues a gap notice, counted.
@@ -180,25 +173,6 @@ impl Buffer {
         if matches!(item, Err(Error::Gap)) && matches!(state.items.back(), Some(Err(Error::Gap))) {
             return;
         }
-        if let Ok(queued) = &item
-            && self.refetchable
-        {
-            if queued.recovered {
-                // Refill pages and catch-ups are fetched only when there is room: never dropped.
-                state.items.push_back(item);
-                drop(state);
-                self.waker.wake();
-                return;
-            }
-            if state.refetching || state.items.len() >= self.capacity {
-                // Set aside, not lost: it is fetched again once the consumer has room.
-                if !state.refetching {
-                    state.refetching = true;
-                    state.awaiting_room = true;
-                }
-                return;
-            }
-        }
         if state.items.len() >= self.capacity
             && let Some(position) = state.items.iter().position(|i| i.is_ok())
         {
@@ -237,6 +211,8 @@ pub(crate) struct Queued {
     pub(crate) payload: RawPayload,
     /// Found by a catch-up query rather than received live.
     pub(crate) recovered: bool,
+    /// The incident it is about, on a caught-up stream.
+    pub(crate) key: Option<Key>,
 }
 
 /// Turns a raw `next` payload into a subscription's item.

@@ -39,6 +39,8 @@ pub struct IncidentClientBuilder {
     headers: Vec<(String, String)>,
     init_payload: InitPayload,
     wait_for_server: bool,
+    catch_up_overlap: Duration,
+    token_timeout: Duration,
 }
 
 /// The default `User-Agent` of the upgrade request and HTTP requests.
@@ -62,6 +64,8 @@ impl IncidentClientBuilder {
             headers: Vec::new(),
             init_payload: InitPayload(None),
             wait_for_server: false,
+            catch_up_overlap: crate::delivery::DEFAULT_OVERLAP,
+            token_timeout: Duration::from_secs(10),
         }
     }
 
@@ -84,6 +88,22 @@ impl IncidentClientBuilder {
     /// a second rejection ends the streams with [`Error::AuthRejected`].
     pub fn token_provider(mut self, provider: TokenProvider) -> Self {
         self.token = Some(provider);
+        self
+    }
+
+    /// How long a token provider may take to produce a token before the connect attempt (or
+    /// HTTP request) fails with [`Error::TokenProvider`] and is retried like any failed attempt,
+    /// so a hung secret store cannot stall reconnects. Default 10 s.
+    pub fn token_timeout(mut self, timeout: Duration) -> Self {
+        self.token_timeout = timeout;
+        self
+    }
+
+    /// How far before the newest incident it delivered a catch-up reads the listing again, and
+    /// how long the stream remembers what it delivered: a server may commit incidents out of
+    /// `createdAt` order by up to this much and nothing is lost. Default 5 s.
+    pub fn catch_up_overlap(mut self, overlap: Duration) -> Self {
+        self.catch_up_overlap = overlap;
         self
     }
 
@@ -247,7 +267,9 @@ impl IncidentClientBuilder {
             proxies: Proxies::new(&self.proxy)?,
             headers: headers(self.headers)?,
         });
-        let token = self.token.map(TokenSource::new);
+        let token = self
+            .token
+            .map(|provider| TokenSource::new(provider, self.token_timeout));
         let http = HttpClient::new(
             http_url.clone(),
             &origin_of(&http_url),
@@ -269,6 +291,7 @@ impl IncidentClientBuilder {
             network,
             init_payload: self.init_payload,
             wait_for_server: self.wait_for_server,
+            catch_up_overlap: self.catch_up_overlap,
         });
         let stats = Arc::new(StatsInner::default());
         let (commands, receiver) = mpsc::unbounded_channel();

@@ -5,9 +5,13 @@ use incident_schema::{Timestamp, Uuid};
 use serde::{Deserialize, Serialize};
 
 /// How far a consumer of `new_incidents`, `critical_incidents` or a caught-up custom stream has
-/// got: every incident created before `created_at` was delivered, and of those created exactly
-/// at `created_at`, the ones in `ids`. Small (one timestamp and usually one id), serializable,
-/// and ordered by progress.
+/// got: of the incidents created exactly at `created_at`, the ones in `ids` were delivered, and of
+/// those created in the catch-up overlap before it (5 s by default), the ones in `recent`;
+/// everything older was delivered. Small (one timestamp and the ids of a few seconds),
+/// serializable, and ordered by progress.
+///
+/// `recent` exists because a server can commit incidents out of stamp order: a resumed stream
+/// reads the overlap before `created_at` again, and skips what `recent` names.
 ///
 /// [`crate::Subscription::checkpoint`] gives it after each delivered item; the `*_from` methods
 /// of [`crate::IncidentClient`] start a stream from one: they catch up on what was created since
@@ -26,6 +30,9 @@ pub struct Checkpoint {
     pub created_at: Timestamp,
     /// The incidents created at exactly `created_at` that were delivered.
     pub ids: Vec<Uuid>,
+    /// The incidents created within the overlap before `created_at` that were delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<Uuid>,
 }
 
 impl Checkpoint {
@@ -35,6 +42,7 @@ impl Checkpoint {
         Self {
             created_at,
             ids: Vec::new(),
+            recent: Vec::new(),
         }
     }
 
@@ -53,36 +61,68 @@ impl Checkpoint {
 }
 
 /// A checkpoint advanced event by event. The ids at its instant are also kept in a set, so each
-/// step costs the same however many incidents share an instant (a burst stamped alike, say).
+/// step costs the same however many incidents share an instant (a burst stamped alike, say), and
+/// the ids within the overlap before it by stamp, so they are forgotten as it moves on.
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     checkpoint: Checkpoint,
     at_instant: std::collections::HashSet<Uuid, foldhash::fast::RandomState>,
+    recent: std::collections::BTreeSet<(i64, Uuid)>,
+    overlap: i64,
 }
 
 impl Progress {
     pub(crate) fn new(checkpoint: Checkpoint) -> Self {
         let at_instant = checkpoint.ids.iter().copied().collect();
+        let at = checkpoint.created_at.timestamp_micros();
+        // Their stamps are not saved: kept as if at the checkpoint, they are forgotten last.
+        let recent = checkpoint.recent.iter().map(|id| (at, *id)).collect();
         Self {
             checkpoint,
             at_instant,
+            recent,
+            overlap: 0,
         }
+    }
+
+    /// Remembers the ids delivered within `overlap` before the checkpoint too.
+    pub(crate) fn with_overlap(mut self, overlap: std::time::Duration) -> Self {
+        self.overlap = overlap.as_micros() as i64;
+        self
     }
 
     /// [`Checkpoint::advance`] without its linear search.
     pub(crate) fn advance(&mut self, id: Uuid, created_at: Timestamp) {
+        let micros = created_at.timestamp_micros();
         if created_at > self.checkpoint.created_at {
+            let before = self.checkpoint.created_at.timestamp_micros();
+            if self.overlap > 0 {
+                self.recent
+                    .extend(self.checkpoint.ids.iter().map(|id| (before, *id)));
+            }
             self.checkpoint.created_at = created_at;
             self.checkpoint.ids.clear();
             self.at_instant.clear();
+            let horizon = micros.saturating_sub(self.overlap);
+            while self.recent.first().is_some_and(|(at, _)| *at < horizon) {
+                self.recent.pop_first();
+            }
         }
-        if created_at == self.checkpoint.created_at && self.at_instant.insert(id) {
-            self.checkpoint.ids.push(id);
+        if created_at == self.checkpoint.created_at {
+            if self.at_instant.insert(id) {
+                self.checkpoint.ids.push(id);
+            }
+        } else if self.overlap > 0
+            && micros >= self.checkpoint.created_at.timestamp_micros() - self.overlap
+        {
+            self.recent.insert((micros, id));
         }
     }
 
-    pub(crate) fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        let mut checkpoint = self.checkpoint.clone();
+        checkpoint.recent = self.recent.iter().map(|(_, id)| *id).collect();
+        checkpoint
     }
 }
 
@@ -128,8 +168,8 @@ mod tests {
     fn progress_advances_like_a_checkpoint() {
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let start = Checkpoint {
-            created_at: at("2030-01-01T00:00:00Z"),
             ids: vec![a],
+            ..Checkpoint::at(at("2030-01-01T00:00:00Z"))
         };
         let mut progress = Progress::new(start.clone());
         let mut plain = start;
@@ -143,8 +183,29 @@ mod tests {
         ] {
             progress.advance(id, at(time));
             plain.advance(id, at(time));
-            assert_eq!(progress.checkpoint(), &plain);
+            assert_eq!(progress.checkpoint(), plain);
         }
+    }
+
+    #[test]
+    fn progress_remembers_the_overlap_before_the_checkpoint() {
+        let (a, b, c, d) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut progress = Progress::new(Checkpoint::at(at("2030-01-01T00:00:00Z")))
+            .with_overlap(std::time::Duration::from_secs(5));
+        progress.advance(a, at("2030-01-01T00:00:01Z"));
+        progress.advance(b, at("2030-01-01T00:00:03Z"));
+        // Out of stamp order, within the overlap.
+        progress.advance(c, at("2030-01-01T00:00:02Z"));
+        progress.advance(d, at("2030-01-01T00:00:07Z"));
+        let checkpoint = progress.checkpoint();
+        assert_eq!(checkpoint.ids, [d]);
+        let mut recent = checkpoint.recent.clone();
+        recent.sort();
+        let mut expected = vec![b, c];
+        expected.sort();
+        assert_eq!(recent, expected, "a is more than 5 s before d");
+        let json = serde_json::to_string(&checkpoint).unwrap();
+        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), checkpoint);
     }
 
     #[test]

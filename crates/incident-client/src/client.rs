@@ -10,7 +10,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::builder::IncidentClientBuilder;
-use crate::catchup::{CatchupSpec, Watermark};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::connection::Command;
@@ -21,7 +20,7 @@ use crate::payloads::Payloads;
 use crate::rest::{AlertReceipt, AlertSubmission};
 use crate::state::ConnectionState;
 use crate::stats::{Stats, StatsInner};
-use crate::subscription::{Buffer, Decoder, Delivered, KeyOf, Subscription};
+use crate::subscription::{Buffer, Decoder, Delivered, Subscription};
 use crate::telemetry::StreamMetricsSet;
 
 /// A client of the Incident Manager API. Cheap to clone: clones share one connection.
@@ -122,7 +121,7 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.subscribe_mapped(operation, "custom", None, None, |data| data)
+        self.subscribe_mapped(operation, "custom", None, |data| data)
     }
 
     /// Like [`IncidentClient::subscribe`], for your own operation on `newIncidents` or
@@ -162,22 +161,19 @@ impl IncidentClient {
         Op: GraphqlOperation<Response = cynic::GraphQlResponse<T>> + Send + Sync + 'static,
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        let payload = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
-        let spec = crate::custom_catchup::spec_for(&payload)?;
-        let catchup = Some((spec, KeyOf::Payload));
-        self.subscribe_mapped(operation, "custom", catchup, start, |data| data)
+        self.subscribe_mapped(operation, "custom", Some(start), |data| data)
     }
 
     /// Registers a subscription. Payloads are decoded straight from the raw text into the
     /// operation's response type (what `GraphqlOperation::decode` does, minus a pass through
-    /// `serde_json::Value`), then `map` picks the item. `catchup` says how a stream of incident
-    /// creations is caught up after reconnects, and how to name an item's incident.
+    /// `serde_json::Value`), then `map` picks the item. `caught_up` is `Some` for a stream of
+    /// incident creations caught up after reconnects (its listing query is built from the
+    /// operation itself), with the checkpoint it resumes from, if any.
     fn subscribe_mapped<Op, T, U>(
         &self,
         operation: Op,
         stream: &'static str,
-        catchup: Option<(CatchupSpec, KeyOf<U>)>,
-        start: Option<Checkpoint>,
+        caught_up: Option<Option<Checkpoint>>,
         map: fn(T) -> U,
     ) -> Result<Subscription<U>>
     where
@@ -185,10 +181,12 @@ impl IncidentClient {
         T: serde::de::DeserializeOwned + Send + 'static,
         U: Send + 'static,
     {
-        let payload = self
-            .inner
-            .payloads
-            .intern(serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?);
+        let text = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
+        let spec = match caught_up {
+            Some(_) => Some(crate::custom_catchup::spec_for(&text)?),
+            None => None,
+        };
+        let payload = self.inner.payloads.intern(text);
         drop(operation);
         let id = self
             .inner
@@ -199,7 +197,6 @@ impl IncidentClient {
             self.inner.config.buffer,
             self.inner.stats.clone(),
             self.inner.stream_metrics.get(stream),
-            catchup.is_some(),
         ));
         let decode: Decoder<U> = Box::new(move |payload: &str| -> Result<U> {
             let response: cynic::GraphQlResponse<T> =
@@ -214,34 +211,37 @@ impl IncidentClient {
                 .map(map)
                 .ok_or_else(|| Error::Decode(message("an event had neither data nor errors")))
         });
-        let (catchup, delivered) = match catchup {
-            Some((mut spec, incident_of)) => {
-                let (watermark, checkpoint) = match start {
+        let (catchup, delivered) = match (spec, caught_up.flatten()) {
+            (Some(spec), start) => {
+                let mut settings = crate::delivery::Settings::new(
+                    self.inner.config.buffer,
+                    spec.severities.clone(),
+                );
+                settings.overlap = self.inner.config.catch_up_overlap;
+                let (delivery, checkpoint) = match start {
                     Some(checkpoint) => {
-                        spec.resume = true;
-                        (Watermark::starting_at(checkpoint.created_at), checkpoint)
+                        let delivered: Vec<Uuid> =
+                            checkpoint.ids.iter().chain(&checkpoint.recent).copied().collect();
+                        let at = checkpoint.created_at.timestamp_micros();
+                        let delivery = crate::delivery::Delivery::resumed(settings, at, &delivered);
+                        (delivery, checkpoint)
                     }
-                    None => {
-                        let watermark = Watermark::starting_now();
-                        let checkpoint = Checkpoint::at(watermark.get());
-                        (watermark, checkpoint)
-                    }
+                    // Until the consumer takes an incident, the checkpoint is where the stream
+                    // started; it moves to the server's stamps with the first one.
+                    None => (
+                        crate::delivery::Delivery::new(settings),
+                        Checkpoint::at(chrono::DateTime::UNIX_EPOCH),
+                    ),
                 };
-                let mut dedup = crate::catchup::Dedup::default();
-                for id in &checkpoint.ids {
-                    dedup.admit(*id);
-                }
-                let resumed_at = spec.resume.then_some(checkpoint.created_at);
+                let progress = crate::checkpoint::Progress::new(checkpoint)
+                    .with_overlap(self.inner.config.catch_up_overlap);
                 let delivered = Delivered {
-                    incident_of,
-                    dedup,
-                    watermark: watermark.clone(),
-                    checkpoint: crate::checkpoint::Progress::new(checkpoint),
-                    resumed_at,
+                    checkpoint: progress,
+                    item: std::marker::PhantomData,
                 };
-                (Some((spec, watermark)), Some(delivered))
+                (Some((spec, delivery)), Some(delivered))
             }
-            None => (None, None),
+            (None, _) => (None, None),
         };
         self.inner
             .commands
@@ -287,17 +287,10 @@ impl IncidentClient {
     }
 
     fn critical(&self, start: Option<Checkpoint>) -> Result<Subscription<IncidentFields>> {
-        let spec = CatchupSpec {
-            root_field: "criticalIncidents",
-            severities: Some(vec![Severity::P0, Severity::P1]),
-            query: None,
-            resume: false,
-        };
         self.subscribe_mapped(
             CriticalIncidents::build(()),
             "critical",
-            Some((spec, KeyOf::Typed(incident_key))),
-            start,
+            Some(start),
             |d: CriticalIncidents| d.critical_incidents,
         )
     }
@@ -326,21 +319,10 @@ impl IncidentClient {
         severities: Option<Vec<Severity>>,
         start: Option<Checkpoint>,
     ) -> Result<Subscription<IncidentFields>> {
-        let spec = CatchupSpec {
-            root_field: "newIncidents",
-            severities: severities.clone(),
-            query: None,
-            resume: false,
-        };
         let operation = NewIncidents::build(NewIncidentsVariables { severities });
-        let key = KeyOf::Typed(incident_key);
-        self.subscribe_mapped(
-            operation,
-            "new",
-            Some((spec, key)),
-            start,
-            |d: NewIncidents| d.new_incidents,
-        )
+        self.subscribe_mapped(operation, "new", Some(start), |d: NewIncidents| {
+            d.new_incidents
+        })
     }
 
     /// Every change to matching incidents, and heartbeats. After a reconnect the stream yields
@@ -351,7 +333,7 @@ impl IncidentClient {
             severities: filter.severities,
             active_only: filter.active_only,
         });
-        self.subscribe_mapped(operation, "updates", None, None, |d: IncidentUpdates| {
+        self.subscribe_mapped(operation, "updates", None, |d: IncidentUpdates| {
             d.incident_updates
         })
     }
@@ -366,7 +348,6 @@ impl IncidentClient {
             operation,
             "state_changes",
             None,
-            None,
             |d: IncidentStateChanges| d.incident_state_changes,
         )
     }
@@ -377,7 +358,6 @@ impl IncidentClient {
         self.subscribe_mapped(
             Alerts::build(AlertsVariables { sources }),
             "alerts",
-            None,
             None,
             |d: Alerts| d.alerts,
         )
@@ -456,9 +436,4 @@ impl IncidentClient {
             let _ = task.await;
         }
     }
-}
-
-/// The incident an event is about, for deduplication after catch-ups.
-fn incident_key(incident: &IncidentFields) -> (Uuid, Timestamp) {
-    (incident.id, incident.created_at)
 }

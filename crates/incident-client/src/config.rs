@@ -20,18 +20,6 @@ pub(crate) struct Network {
     pub(crate) headers: http::HeaderMap,
 }
 
-impl Network {
-    /// No TLS settings, no proxy, no headers: for unit tests.
-    #[cfg(test)]
-    pub(crate) fn direct() -> Arc<Self> {
-        Arc::new(Self {
-            tls: None,
-            proxies: Proxies::new(&crate::proxy::ProxySetting::Disabled).expect("no proxy"),
-            headers: http::HeaderMap::new(),
-        })
-    }
-}
-
 /// The `connection_init` payload hook.
 #[derive(Clone)]
 pub(crate) struct InitPayload(pub(crate) Option<Arc<InitPayloadFn>>);
@@ -76,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) init_payload: InitPayload,
     /// Retry the first connection under the reconnect policy instead of failing.
     pub(crate) wait_for_server: bool,
+    /// How much of the listing before its watermark a catch-up reads again.
+    pub(crate) catch_up_overlap: Duration,
 }
 
 /// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).

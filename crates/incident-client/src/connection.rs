@@ -27,7 +27,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::catchup::{CatchupSpec, Watermark};
+use crate::catchup::CatchupSpec;
+use crate::delivery::Delivery;
+use crate::gap::GapWindow;
 use crate::config::Config;
 use crate::error::{Error, Result, message};
 use crate::handshake::{self, closed_error};
@@ -51,7 +53,7 @@ pub(crate) enum Command {
         id: String,
         payload: Arc<str>,
         sink: Arc<Buffer>,
-        catchup: Option<(CatchupSpec, Arc<Watermark>)>,
+        catchup: Option<(CatchupSpec, Delivery)>,
     },
     Unsubscribe {
         id: String,
@@ -333,17 +335,19 @@ impl Supervisor {
                 match sent.await {
                     Ok(ping) => {
                         self.table.sent(&id, ping);
-                        if self.table.resume_pending(&id) {
-                            let since = self.lost_at;
-                            self.recovery.reconnected(&mut self.table, &id, since);
-                        }
                         Flow::Continue
                     }
                     Err(error) => Flow::Lost(error),
                 }
             }
             Some(Command::Room { id }) => {
-                self.recovery.refill(&mut self.table, &id);
+                let now = self.recovery.now();
+                if let Some(entry) = self.table.get_mut(&id)
+                    && let Some(delivery) = entry.delivery.as_mut()
+                {
+                    delivery.on_room(now, entry.sink.depth());
+                    self.recovery.drive(&mut self.table, &id);
+                }
                 Flow::Continue
             }
             Some(Command::Unsubscribe { id }) => {
@@ -477,10 +481,11 @@ impl Supervisor {
                 if let Some(rtt) = rtt {
                     self.metrics.ping_rtt(rtt);
                 }
-                self.table.confirmed(answered);
+                self.table
+                    .confirmed(answered, link.server_date, &mut self.recovery);
             }
             message => {
-                if self.table.route(message, now) {
+                if self.table.route(message, now, &mut self.recovery) {
                     link.delivered = true;
                 }
             }
@@ -489,7 +494,8 @@ impl Supervisor {
     }
 
     /// Sends `subscribe` for every live subscription and a ping to confirm them; after a
-    /// reconnect, starts catch-ups and gives the other streams a gap notice.
+    /// reconnect, gives the streams that cannot be caught up a gap notice (the others' machines
+    /// catch up once the server confirms them).
     async fn resubscribe(&mut self, link: &mut Link, reconnected: bool) -> Result<()> {
         let live = self.table.live();
         if live.is_empty() {
@@ -500,8 +506,14 @@ impl Supervisor {
         }
         for (id, payload) in &live {
             link.send(protocol::subscribe(id, payload)).await?;
-            if reconnected || self.table.resume_pending(id) {
-                self.recovery.reconnected(&mut self.table, id, self.lost_at);
+            if reconnected
+                && let Some(entry) = self.table.get_mut(id)
+                && entry.delivery.is_none()
+            {
+                entry.sink.push_gap(GapWindow {
+                    from: self.lost_at,
+                    until: chrono::Utc::now(),
+                });
             }
         }
         let ping = link.ping().await?;

@@ -1,29 +1,55 @@
-//! Catching up a user's own subscription: reading its operation to build the catch-up query.
+//! Catching up a subscription: reading its operation to build the listing query.
 //!
-//! A user's operation on `newIncidents` or `criticalIncidents` can be caught up after reconnects
-//! like the SDK's own streams if it selects the incident's `id` and `createdAt` (to deduplicate and
-//! to know where to start). The catch-up query must return incidents in the operation's own shape,
-//! so it is built from the operation's selection: `incidents(filter, pagination, sort) {
-//! incidents <the selection> pageInfo { hasNextPage } }`. cynic writes operations with their
-//! selections inline, which is all this reads.
+//! Every caught-up stream, the SDK's own (`new_incidents`, `critical_incidents`) and a user's
+//! operation on `newIncidents` or `criticalIncidents` (`subscribe_caught_up`), catches up with
+//! the same query shape, built here from the operation's own document (parsed with cynic-parser,
+//! so named fragments, directives, comments and any text are read as GraphQL reads them):
+//! `incidents(pagination, sort) { incidents { <the selection> sdkSeverity: severity sdkTimeline:
+//! timeline { .. } } pageInfo { totalPages } }` plus the document's fragments. The incidents it
+//! lists then decode into the operation's type. The operation must select the incident's `id`
+//! and `createdAt` (to deduplicate and to know where to start), directly or through fragments.
 
-use std::ops::Range;
 use std::sync::Arc;
 
+use cynic_parser::ExecutableDocument;
+use cynic_parser::common::OperationType;
+use cynic_parser::executable::{Iter, OperationDefinition, Selection};
 use incident_schema::Severity;
 use serde_json::Value;
 
 use crate::catchup::CatchupSpec;
+use crate::delivery::listing::ADDED_SELECTION;
 use crate::error::{Error, Result};
 
-/// The catch-up for the serialized operation `payload` (`{"query": .., "variables": ..}`).
+/// The catch-up for the serialized operation `payload` (`{"query": .., "variables": ..,
+/// "operationName": ..}`).
 pub(crate) fn spec_for(payload: &str) -> Result<CatchupSpec> {
     let payload: Value = serde_json::from_str(payload).map_err(|e| unsupported(e.to_string()))?;
     let query = payload["query"]
         .as_str()
         .ok_or_else(|| unsupported("the operation has no query text".into()))?;
-    let root = RootField::read(query)?;
-    let root_field = match root.name.as_str() {
+    let document = cynic_parser::parse_executable_document(query)
+        .map_err(|e| unsupported(format!("the operation cannot be parsed: {e}")))?;
+    let operation = operation(&document, payload["operationName"].as_str())?;
+    if operation.operation_type() != OperationType::Subscription {
+        return Err(unsupported("the operation is not a subscription".into()));
+    }
+    let mut roots = operation.selection_set();
+    let root = match (roots.next(), roots.next()) {
+        (Some(Selection::Field(root)), None) => root,
+        (Some(_), None) => {
+            return Err(unsupported(
+                "the subscription's root field must be selected directly".into(),
+            ));
+        }
+        (None, _) => return Err(unsupported("the subscription selects no field".into())),
+        (Some(_), Some(_)) => {
+            return Err(unsupported(
+                "a subscription with more than one root field cannot be caught up".into(),
+            ));
+        }
+    };
+    let root_field = match root.name() {
         "newIncidents" => "newIncidents",
         "criticalIncidents" => "criticalIncidents",
         other => {
@@ -32,12 +58,18 @@ pub(crate) fn spec_for(payload: &str) -> Result<CatchupSpec> {
             )));
         }
     };
+    if root.alias().is_some() {
+        return Err(unsupported(
+            "an aliased root field cannot be caught up".into(),
+        ));
+    }
+    if root.directives().len() > 0 {
+        return Err(unsupported(
+            "a root field with directives cannot be caught up".into(),
+        ));
+    }
     for needed in ["id", "createdAt"] {
-        if !root
-            .top_level_fields
-            .iter()
-            .any(|(key, field)| key == needed && field == needed)
-        {
+        if !selects(&document, root.selection_set(), needed, 0) {
             return Err(unsupported(format!(
                 "select `{needed}` on {root_field} to catch it up (it names and orders incidents)"
             )));
@@ -45,20 +77,33 @@ pub(crate) fn spec_for(payload: &str) -> Result<CatchupSpec> {
     }
     let severities = match root_field {
         "criticalIncidents" => Some(vec![Severity::P0, Severity::P1]),
-        _ => match &root.severities {
+        _ => match root.arguments().find(|a| a.name() == "severities") {
             None => None,
-            Some(value) => severities(value, &payload["variables"])?,
+            Some(argument) => severities(argument.value(), &payload["variables"])?,
         },
     };
-    let selection = &query[root.selection.clone()];
-    let catchup = format!(
-        "query CatchUp($filter: IncidentFilterInput, $pagination: PaginationInput, $sort: IncidentSortInput) {{ incidents(filter: $filter, pagination: $pagination, sort: $sort) {{ incidents {selection} pageInfo {{ hasNextPage }} }} }}"
+    let span = root
+        .selection_set_span()
+        .ok_or_else(|| unsupported(format!("{root_field} has no selection")))?;
+    // The selection without its closing brace, then what the machine reads and removes.
+    let selection = query[span.start..span.end].trim_end();
+    let selection = selection.strip_suffix('}').unwrap_or(selection);
+    let mut catchup = format!(
+        "query CatchUp($pagination: PaginationInput, $sort: IncidentSortInput) {{ incidents(pagination: $pagination, sort: $sort) {{ incidents {selection} {ADDED_SELECTION} }} pageInfo {{ totalPages }} }} }}"
     );
+    for fragment in document.fragments() {
+        let span = fragment.selection_set_span();
+        catchup.push_str(&format!(
+            "\nfragment {} on {} {}",
+            fragment.name(),
+            fragment.type_condition(),
+            &query[span.start..span.end]
+        ));
+    }
     Ok(CatchupSpec {
         root_field,
         severities,
-        query: Some(Arc::from(catchup)),
-        resume: false,
+        query: Arc::from(catchup),
     })
 }
 
@@ -66,20 +111,78 @@ fn unsupported(reason: String) -> Error {
     Error::UnsupportedOperation { reason }
 }
 
-/// The `severities` argument, from a variable or a literal list; `None` for null (all).
-fn severities(value: &ArgValue, variables: &Value) -> Result<Option<Vec<Severity>>> {
-    let names: Vec<String> = match value {
-        ArgValue::Variable(name) => match &variables[name] {
-            Value::Null => return Ok(None),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<_>>()
-                .ok_or_else(|| unsupported(format!("${name} is not a list of severities")))?,
-            _ => return Err(unsupported(format!("${name} is not a list of severities"))),
+/// The operation named `name`, or the only one.
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Result<OperationDefinition<'a>> {
+    let mut operations = document.operations();
+    match name {
+        Some(name) => document
+            .operations()
+            .find(|o| o.name() == Some(name))
+            .ok_or_else(|| unsupported(format!("the document has no operation {name}"))),
+        None => match (operations.next(), operations.next()) {
+            (Some(only), None) => Ok(only),
+            (None, _) => Err(unsupported("the document has no operation".into())),
+            (Some(_), Some(_)) => Err(unsupported(
+                "the document has several operations and no operationName".into(),
+            )),
         },
-        ArgValue::Null => return Ok(None),
-        ArgValue::List(names) => names.clone(),
+    }
+}
+
+/// Whether `selections` select `field` (not aliased to another) on the incident itself,
+/// directly, in an inline fragment or in a named one.
+fn selects(
+    document: &ExecutableDocument,
+    selections: Iter<'_, Selection<'_>>,
+    field: &str,
+    depth: usize,
+) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    selections.into_iter().any(|selection| match selection {
+        Selection::Field(selected) => {
+            selected.name() == field && selected.alias().is_none_or(|alias| alias == field)
+        }
+        Selection::InlineFragment(inline) => {
+            selects(document, inline.selection_set(), field, depth + 1)
+        }
+        Selection::FragmentSpread(spread) => document
+            .fragments()
+            .find(|f| f.name() == spread.fragment_name())
+            .is_some_and(|f| selects(document, f.selection_set(), field, depth + 1)),
+    })
+}
+
+/// The `severities` argument, from a variable or a literal list; `None` for null (all).
+fn severities(value: cynic_parser::Value<'_>, variables: &Value) -> Result<Option<Vec<Severity>>> {
+    use cynic_parser::Value as Literal;
+    let names: Vec<String> = match value {
+        Literal::Variable(variable) => {
+            let name = variable.name();
+            match &variables[name] {
+                Value::Null => return Ok(None),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| unsupported(format!("${name} is not a list of severities")))?,
+                _ => return Err(unsupported(format!("${name} is not a list of severities"))),
+            }
+        }
+        Literal::Null(_) => return Ok(None),
+        Literal::List(list) => list
+            .items()
+            .map(|item| match item {
+                Literal::Enum(value) => Ok(value.name().to_owned()),
+                _ => Err(unsupported("severities are enum values".into())),
+            })
+            .collect::<Result<_>>()?,
+        Literal::Enum(value) => vec![value.name().to_owned()],
+        _ => return Err(unsupported("severities is not a list".into())),
     };
     names
         .iter()
@@ -89,232 +192,6 @@ fn severities(value: &ArgValue, variables: &Value) -> Result<Option<Vec<Severity
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
-}
-
-/// The one root field of a subscription, as much as a catch-up needs of it.
-#[derive(Debug)]
-struct RootField {
-    name: String,
-    severities: Option<ArgValue>,
-    /// The byte range of its selection set, braces included.
-    selection: Range<usize>,
-    top_level_fields: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum ArgValue {
-    Variable(String),
-    List(Vec<String>),
-    Null,
-}
-
-impl RootField {
-    fn read(query: &str) -> Result<Self> {
-        let tokens = tokenize(query);
-        let mut at = 0;
-        let text = |i: usize| tokens.get(i).map(|t| &query[t.clone()]);
-        if text(at) != Some("subscription") {
-            return Err(unsupported("the operation is not a subscription".into()));
-        }
-        at += 1;
-        if text(at).is_some_and(is_name) {
-            at += 1;
-        }
-        if text(at) == Some("(") {
-            at = skip_balanced(&tokens, query, at, "(", ")")?;
-        }
-        if text(at) != Some("{") {
-            return Err(unsupported(
-                "directives on the operation are not supported".into(),
-            ));
-        }
-        at += 1;
-        let name = text(at)
-            .filter(|t| is_name(t))
-            .ok_or_else(|| unsupported("the subscription selects no field".into()))?
-            .to_owned();
-        at += 1;
-        if text(at) == Some(":") {
-            return Err(unsupported(
-                "an aliased root field cannot be caught up".into(),
-            ));
-        }
-        let mut severities = None;
-        if text(at) == Some("(") {
-            let end = skip_balanced(&tokens, query, at, "(", ")")?;
-            let mut i = at + 1;
-            while i < end - 1 {
-                let argument = text(i).unwrap_or_default();
-                if text(i + 1) != Some(":") {
-                    return Err(unsupported("malformed arguments".into()));
-                }
-                let (value, next) = arg_value(&tokens, query, i + 2)?;
-                if argument == "severities" {
-                    severities = Some(value);
-                }
-                i = next;
-            }
-            at = end;
-        }
-        if text(at) != Some("{") {
-            return Err(unsupported(format!("{name} has no selection")));
-        }
-        let start = tokens[at].start;
-        let end_index = skip_balanced(&tokens, query, at, "{", "}")?;
-        let selection = start..tokens[end_index - 1].end;
-        let top_level_fields = top_level_fields(&tokens, query, at + 1, end_index - 1);
-        if text(end_index) != Some("}") {
-            return Err(unsupported(
-                "a subscription with more than one root field cannot be caught up".into(),
-            ));
-        }
-        Ok(Self {
-            name,
-            severities,
-            selection,
-            top_level_fields,
-        })
-    }
-}
-
-/// The value at `at` and the index after it.
-fn arg_value(tokens: &[Range<usize>], query: &str, at: usize) -> Result<(ArgValue, usize)> {
-    let text = |i: usize| tokens.get(i).map(|t| &query[t.clone()]).unwrap_or_default();
-    match text(at) {
-        "$" => Ok((ArgValue::Variable(text(at + 1).to_owned()), at + 2)),
-        "null" => Ok((ArgValue::Null, at + 1)),
-        "[" => {
-            let end = skip_balanced(tokens, query, at, "[", "]")?;
-            let names = (at + 1..end - 1).map(|i| text(i).to_owned()).collect();
-            Ok((ArgValue::List(names), end))
-        }
-        other if other.starts_with('"') => Ok((ArgValue::Null, at + 1)),
-        "{" => Ok((ArgValue::Null, skip_balanced(tokens, query, at, "{", "}")?)),
-        _ => Ok((ArgValue::Null, at + 1)),
-    }
-}
-
-/// The `(response key, field)` pairs selected directly in the selection between `from` and `to`
-/// (exclusive): `alias: field` is `(alias, field)`, a plain `field` is `(field, field)`.
-fn top_level_fields(
-    tokens: &[Range<usize>],
-    query: &str,
-    from: usize,
-    to: usize,
-) -> Vec<(String, String)> {
-    let text = |i: usize| tokens.get(i).map(|t| &query[t.clone()]).unwrap_or_default();
-    let mut fields = Vec::new();
-    let mut depth = 0usize;
-    let mut i = from;
-    while i < to {
-        match text(i) {
-            "{" | "(" => depth += 1,
-            "}" | ")" => depth = depth.saturating_sub(1),
-            "..." => {
-                // A fragment spread or inline fragment: skip its name or type condition.
-                i += 1;
-                if text(i) == "on" {
-                    i += 1;
-                }
-            }
-            name if depth == 0 && is_name(name) => {
-                if text(i + 1) == ":" {
-                    fields.push((name.to_owned(), text(i + 2).to_owned()));
-                    i += 2;
-                } else {
-                    fields.push((name.to_owned(), name.to_owned()));
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    fields
-}
-
-/// The index after the token that closes the one at `at`.
-fn skip_balanced(
-    tokens: &[Range<usize>],
-    query: &str,
-    at: usize,
-    open: &str,
-    close: &str,
-) -> Result<usize> {
-    let mut depth = 0usize;
-    for (i, token) in tokens.iter().enumerate().skip(at) {
-        let text = &query[token.clone()];
-        if text == open {
-            depth += 1;
-        } else if text == close {
-            depth -= 1;
-            if depth == 0 {
-                return Ok(i + 1);
-            }
-        }
-    }
-    Err(unsupported(format!("unbalanced {open}{close}")))
-}
-
-fn is_name(text: &str) -> bool {
-    text.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
-}
-
-/// GraphQL tokens as byte ranges: names, numbers, strings, punctuators; whitespace, commas and
-/// comments dropped.
-fn tokenize(text: &str) -> Vec<Range<usize>> {
-    let bytes = text.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let start = i;
-        match c {
-            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                let block = text[i..].starts_with("\"\"\"");
-                i += if block { 3 } else { 1 };
-                while i < bytes.len() {
-                    if block && text[i..].starts_with("\"\"\"") {
-                        i += 3;
-                        break;
-                    }
-                    if !block && bytes[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if !block && bytes[i] == b'"' {
-                        i += 1;
-                        break;
-                    }
-                    i += 1;
-                }
-                tokens.push(start..i.min(bytes.len()));
-            }
-            b'.' if text[i..].starts_with("...") => {
-                i += 3;
-                tokens.push(start..i);
-            }
-            c if c == b'_' || c == b'-' || c.is_ascii_alphanumeric() => {
-                while i < bytes.len()
-                    && (bytes[i] == b'_' || bytes[i] == b'.' || bytes[i].is_ascii_alphanumeric())
-                {
-                    i += 1;
-                }
-                i = i.max(start + 1);
-                tokens.push(start..i);
-            }
-            _ => {
-                i += 1;
-                tokens.push(start..i);
-            }
-        }
-    }
-    tokens
 }
 
 #[cfg(test)]
@@ -335,13 +212,43 @@ mod tests {
         .unwrap();
         assert_eq!(spec.root_field, "newIncidents");
         assert_eq!(spec.severities, Some(vec![Severity::P0, Severity::P2]));
-        let query = spec.query.unwrap();
+        let query = spec.query;
         assert!(
             query.contains(
-                "incidents {\n    id\n    createdAt\n    title\n    labels { key value }\n  } pageInfo { hasNextPage }"
+                "incidents {\n    id\n    createdAt\n    title\n    labels { key value }\n   sdkSeverity: severity sdkTimeline: timeline { eventType description metadata { key value } } } pageInfo { totalPages }"
             ),
             "{query}"
         );
+        // The listing is read oldest first and unfiltered: the machine filters by the severity
+        // each incident opened with.
+        assert!(query.starts_with("query CatchUp($pagination: PaginationInput, $sort: IncidentSortInput) { incidents(pagination: $pagination, sort: $sort) {"), "{query}");
+        cynic_parser::parse_executable_document(&query).unwrap();
+    }
+
+    #[test]
+    fn named_fragments_directives_and_non_ascii_text_are_read() {
+        let spec = spec(
+            "subscription Mine { newIncidents { ...Fields title @include(if: true) } }\n# Überwachung: «critical» 🚨\nfragment Fields on Incident { id createdAt labels { key value } }",
+            Value::Null,
+        )
+        .unwrap();
+        let query = &*spec.query;
+        assert!(query.contains("...Fields title @include(if: true)"), "{query}");
+        assert!(query.ends_with("fragment Fields on Incident { id createdAt labels { key value } }"), "{query}");
+        cynic_parser::parse_executable_document(query).unwrap();
+    }
+
+    #[test]
+    fn operations_are_picked_by_name_and_inline_fragments_count() {
+        let spec = spec_for(
+            &json!({
+                "query": "query Other { health { status } } subscription Mine { criticalIncidents { ... on Incident { id createdAt } } }",
+                "operationName": "Mine",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        assert_eq!(spec.root_field, "criticalIncidents");
     }
 
     #[test]
@@ -391,6 +298,7 @@ mod tests {
                 "subscription { newIncidents { id createdAt } criticalIncidents { id createdAt } }",
                 "more than one root field",
             ),
+            ("subscription { newIncidents { id createdAt }", "cannot be parsed"),
         ];
         for (query, expected) in cases {
             let error = spec(query, Value::Null).unwrap_err();

@@ -92,6 +92,13 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
                 config.connect_timeout
             )))
         })??;
+    // The server's clock, to the second (rounded down): where a new stream starts.
+    let server_date = response
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map(|date| date.timestamp_micros());
     let accepted = response
         .headers()
         .get("sec-websocket-protocol")
@@ -128,7 +135,7 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
         .await
         .map_err(|_| Error::AckTimeout(config.ack_timeout))??;
     info!(ack_latency = ?started.elapsed(), "connected");
-    Ok(Link::new(socket, url))
+    Ok(Link::new(socket, url, server_date))
 }
 
 /// The error for a close frame: 4401 and 4403 are auth rejections, other codes are

@@ -67,6 +67,7 @@ mod client;
 mod config;
 mod connection;
 mod custom_catchup;
+mod delivery;
 mod envelope;
 mod error;
 mod gap;

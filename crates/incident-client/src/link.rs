@@ -39,14 +39,17 @@ pub(crate) struct Link {
     /// When a message last arrived: a half-open socket stops delivering long before it is
     /// noticed, so this, not the moment of noticing, is where a gap starts.
     pub(crate) last_heard: Instant,
+    /// The server's clock at the handshake (its `Date` header), in Unix microseconds.
+    pub(crate) server_date: Option<i64>,
     /// Pings sent so far, and the send times of those not answered yet.
     pings_sent: u64,
     unanswered: VecDeque<Instant>,
 }
 
 impl Link {
-    pub(crate) fn new(socket: Socket, url: &str) -> Self {
+    pub(crate) fn new(socket: Socket, url: &str, server_date: Option<i64>) -> Self {
         Self {
+            server_date,
             socket,
             url: url.to_owned(),
             since: Instant::now(),

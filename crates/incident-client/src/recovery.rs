@@ -1,43 +1,42 @@
-//! Catch-up orchestration: after a reconnect, every caught-up subscription gets a catch-up query
-//! that runs inside the connection task's own loop (polled in its `select!`), and every other
-//! subscription a gap notice. A catch-up that a newer one superseded is discarded.
+//! The driver of the caught-up streams' delivery machines ([`crate::delivery`]): it feeds each
+//! machine what happened and executes what it asks for. The listing queries run inside the
+//! connection task's own loop (polled in its `select!`), and so do the machines' timers. Nothing
+//! here decides what a consumer sees.
+
+use std::collections::BTreeSet;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use serde_json::Value;
-use tracing::{info, warn};
+use serde_json::json;
+use tokio::time::Instant;
+use tracing::{debug, warn};
 
-use crate::catchup::{
-    PAGE_SIZE, ascending_page, created_at, first_page_since, missed_incidents, payload_for,
-};
-use crate::error::Result;
-use crate::gap::GapWindow;
+use crate::catchup::CatchupSpec;
+use crate::delivery::{Action, Failure, PAGE_SIZE, Page, Query, listing};
+use crate::error::Error;
 use crate::http::HttpClient;
-use crate::subscription::Buffer;
-use crate::table::Table;
+use crate::subscription::EndReason;
+use crate::table::{Entry, Table};
 
-/// A finished catch-up query, or one page of a refill.
-pub(crate) struct Done {
-    id: String,
-    run: u64,
-    result: Result<Fetched>,
+/// Something the machines wait for: an answered query or a timer.
+pub(crate) enum Done {
+    Page {
+        id: String,
+        request: u64,
+        result: Result<Page, Failure>,
+    },
+    Timer,
 }
 
-/// What a run fetched.
-enum Fetched {
-    /// Everything missed since the watermark, oldest first; `None` when there was too much.
-    Missed(Option<Vec<Value>>),
-    /// One oldest-first page of a refill, and its number.
-    Page { page: i32, incidents: Vec<Value> },
-}
-
-/// The catch-up queries in flight.
+/// The queries in flight and the timers set.
 pub(crate) struct Recovery {
     running: FuturesUnordered<BoxFuture<'static, Done>>,
     http: HttpClient,
-    /// Numbers every catch-up, so a subscription can tell its latest from older ones.
-    runs: u64,
+    /// The machines' clock: milliseconds since this instant.
+    epoch: Instant,
+    /// `(when, subscription)` in the machines' milliseconds.
+    timers: BTreeSet<(u64, String)>,
 }
 
 impl Recovery {
@@ -45,240 +44,151 @@ impl Recovery {
         Self {
             running: FuturesUnordered::new(),
             http,
-            runs: 0,
+            epoch: Instant::now(),
+            timers: BTreeSet::new(),
         }
     }
 
-    fn gap(&self, sink: &Buffer, from: chrono::DateTime<chrono::Utc>) {
-        sink.push_gap(GapWindow {
-            from,
-            until: chrono::Utc::now(),
-        });
+    /// The machines' time now.
+    pub(crate) fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
     }
 
-    /// The next finished catch-up; pending forever while none runs.
+    /// The next answered query or due timer; pending forever while there is none.
     pub(crate) async fn next(&mut self) -> Done {
-        match self.running.next().await {
-            Some(done) => done,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// After a reconnect (or, for a stream resumed from a checkpoint, once it is first sent):
-    /// starts a catch-up for subscription `id` if it has one, or gives it a
-    /// gap notice. Live events that arrive meanwhile are held back until the catch-up is done.
-    /// `lost_at` is when the previous connection was lost: the start of a gap.
-    pub(crate) fn reconnected(
-        &mut self,
-        table: &mut Table,
-        id: &str,
-        lost_at: chrono::DateTime<chrono::Utc>,
-    ) {
-        let Some(entry) = table.get_mut(id) else {
-            return;
-        };
-        let Some(state) = entry.catchup.as_mut() else {
-            self.gap(&entry.sink, lost_at);
-            return;
-        };
-        self.runs += 1;
-        let run = self.runs;
-        state.resume_pending = false;
-        state.holding.get_or_insert_with(Vec::new);
-        state.pending = Some(run);
-        let since = state.since(&entry.sink.queued());
-        let spec = state.spec.clone();
-        let http = self.http.clone();
-        let id = id.to_owned();
-        self.running.push(Box::pin(async move {
-            let result = missed_incidents(&http, &spec, since)
-                .await
-                .map(Fetched::Missed);
-            Done { id, run, result }
-        }));
-    }
-
-    /// The consumer of `id`, whose buffer overflowed, has room again: fetches the next page of
-    /// what it missed, oldest first. Each page is fetched only when the consumer has room for
-    /// it, so memory stays bounded however far behind it fell; once a page comes back short, a
-    /// last ordinary catch-up (holding live events) hands over to live delivery.
-    pub(crate) fn refill(&mut self, table: &mut Table, id: &str) {
-        let Some(entry) = table.get_mut(id) else {
-            return;
-        };
-        let Some(state) = entry.catchup.as_mut() else {
-            return;
-        };
-        if state.pending.is_some() {
-            // A catch-up is running; it delivers everything up to now.
-            return;
-        }
-        self.runs += 1;
-        let run = self.runs;
-        state.pending = Some(run);
-        let since = state.watermark.get();
-        let next = state.refill_page;
-        let spec = state.spec.clone();
-        let http = self.http.clone();
-        let id = id.to_owned();
-        self.running.push(Box::pin(async move {
-            let result = async {
-                let page = match next {
-                    Some(page) => page,
-                    None => first_page_since(&http, &spec, since).await?,
-                };
-                let (incidents, _) = ascending_page(&http, &spec, page).await?;
-                Ok(Fetched::Page { page, incidents })
+        let timer = self.timers.first().map(|(at, _)| *at);
+        let sleep = async {
+            match timer {
+                Some(at) => {
+                    tokio::time::sleep_until(self.epoch + std::time::Duration::from_millis(at))
+                        .await
+                }
+                None => std::future::pending().await,
             }
-            .await;
-            Done { id, run, result }
-        }));
+        };
+        tokio::select! {
+            Some(done) = self.running.next() => done,
+            () = sleep => Done::Timer,
+        }
     }
 
-    /// Delivers a finished catch-up, oldest first, then the live events held meanwhile. Reports
-    /// a gap when it failed or would have had to read too much.
+    /// Hands a finished wake to the machines it concerns.
     pub(crate) fn finish(&mut self, table: &mut Table, done: Done) {
-        let Done { id, run, result } = done;
-        let Some(entry) = table.get_mut(&id) else {
-            return;
-        };
-        let Some(state) = entry.catchup.as_mut() else {
-            return;
-        };
-        if state.pending != Some(run) {
-            // A newer reconnect started another catch-up; that one delivers.
-            return;
-        }
-        state.pending = None;
-        let root_field = state.spec.root_field;
-        let from = state.watermark.get();
-        let result = match result {
-            Ok(Fetched::Page { page, incidents }) => {
-                let full = incidents.len() >= PAGE_SIZE;
-                for incident in incidents {
-                    // Older ones were delivered before the buffer overflowed.
-                    if created_at(&incident).is_none_or(|created| created >= from) {
-                        entry.sink.push_recovered(payload_for(root_field, incident));
+        let now = self.now();
+        match done {
+            Done::Page {
+                id,
+                request,
+                result,
+            } => {
+                if let Some(entry) = table.get_mut(&id)
+                    && let Some(delivery) = entry.delivery.as_mut()
+                {
+                    let depth = entry.sink.depth();
+                    delivery.on_page(request, result, now, depth);
+                    self.drive(table, &id);
+                }
+            }
+            Done::Timer => {
+                while let Some((at, id)) = self.timers.first().cloned() {
+                    if at > now {
+                        break;
+                    }
+                    self.timers.pop_first();
+                    if let Some(delivery) = table.get_mut(&id).and_then(|e| e.delivery.as_mut()) {
+                        delivery.on_timer(now);
+                        self.drive(table, &id);
                     }
                 }
-                if full {
-                    state.refill_page = Some(page + 1);
+            }
+        }
+    }
+
+    /// Executes what subscription `id`'s machine asks for, until it asks nothing more.
+    pub(crate) fn drive(&mut self, table: &mut Table, id: &str) {
+        let Some(entry) = table.get_mut(id) else {
+            return;
+        };
+        let mut ended = None;
+        while let Some(action) = entry.delivery.as_mut().and_then(|d| d.poll_action()) {
+            match action {
+                Action::Deliver {
+                    payload,
+                    key,
+                    recovered,
+                } => entry.sink.push_delivered(payload, key, recovered),
+                Action::Fetch { request, query } => self.fetch(entry, id, request, query),
+                Action::AwaitRoom => {
                     if entry.sink.wait_for_room() {
-                        self.refill(table, &id);
+                        let (now, depth) = (self.now(), entry.sink.depth());
+                        if let Some(delivery) = entry.delivery.as_mut() {
+                            delivery.on_room(now, depth);
+                        }
                     }
-                } else {
-                    // The end: hand over to live delivery with an ordinary catch-up, which
-                    // holds live events until it has fetched what was created meanwhile.
-                    state.refill_page = None;
-                    entry.sink.stop_refetching();
-                    self.reconnected(table, &id, from);
                 }
-                return;
-            }
-            Ok(Fetched::Missed(missed)) => Ok(missed),
-            Err(error) => Err(error),
-        };
-        // An ordinary catch-up delivers everything up to now: no refill is needed after it.
-        state.refill_page = None;
-        entry.sink.stop_refetching();
-        let held = state.holding.take().unwrap_or_default();
-        match result {
-            Ok(Some(missed)) => {
-                // Counted in `Stats::caught_up` as the consumer takes them: some may turn out to
-                // be incidents it had already.
-                if !missed.is_empty() {
-                    info!(
-                        subscription = %id,
-                        fetched = missed.len(),
-                        "caught up on incidents created while disconnected"
-                    );
+                Action::Started { at } => entry.sink.set_start(at),
+                Action::Wake { at } => {
+                    self.timers.insert((at, id.to_owned()));
                 }
-                for incident in missed {
-                    entry.sink.push_recovered(payload_for(root_field, incident));
-                }
-            }
-            Ok(None) => {
-                warn!(subscription = %id, "too many incidents were missed to catch up; reporting a gap");
-                self.gap(&entry.sink, from);
-            }
-            Err(error) => {
-                warn!(subscription = %id, %error, "catching up failed; reporting a gap");
-                self.gap(&entry.sink, from);
+                Action::End(error) => ended = Some(error),
             }
         }
-        let now = crate::telemetry::unix_now();
-        for payload in held {
-            entry.sink.push_payload(payload, now);
+        if let Some(error) = ended {
+            warn!(subscription = %id, %error, "the server refuses the catch-up query; ending the stream");
+            if let Some(entry) = table.remove(id) {
+                entry.sink.finish(EndReason::CatchUpFailed, Some(error));
+            }
+        }
+    }
+
+    /// Runs one listing query for subscription `id`.
+    fn fetch(&mut self, entry: &Entry, id: &str, request: u64, query: Query) {
+        let Some(spec) = entry.spec.clone() else {
+            return;
+        };
+        let http = self.http.clone();
+        let id = id.to_owned();
+        debug!(subscription = %id, ?query, "catch-up query");
+        self.running.push(Box::pin(async move {
+            let result = list(&http, &spec, query).await;
+            Done::Page {
+                id,
+                request,
+                result,
+            }
+        }));
+    }
+}
+
+/// One page of the listing for `spec`'s stream, every severity (the machine filters by the
+/// severity each incident opened with).
+async fn list(http: &HttpClient, spec: &CatchupSpec, query: Query) -> Result<Page, Failure> {
+    let (page, size, order) = match query {
+        Query::Page(page) => (page, PAGE_SIZE, "ASC"),
+        Query::Newest => (0, 1, "DESC"),
+    };
+    let variables = json!({
+        "pagination": { "page": page, "pageSize": size },
+        "sort": { "field": "CREATED_AT", "order": order },
+    });
+    match http.execute_document(&spec.query, variables).await {
+        Ok(data) => Ok(listing::page_of(&data, spec.root_field)),
+        Err(error) if is_permanent(&error) => Err(Failure::Permanent(error)),
+        Err(error) => {
+            warn!(%error, "a catch-up query failed; retrying after a backoff");
+            Err(Failure::Transient)
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catchup::{CatchupSpec, Watermark};
-    use crate::payloads::Payloads;
-    use crate::stats::StatsInner;
-    use futures::StreamExt;
-    use serde_json::json;
-    use std::sync::Arc;
-
-    fn incident(title: &str) -> Value {
-        json!({ "id": uuid::Uuid::new_v4(), "createdAt": "2030-01-01T00:00:00Z", "title": title })
-    }
-
-    #[tokio::test]
-    async fn a_superseded_catch_up_is_discarded() {
-        let stats = Arc::new(StatsInner::default());
-        let http = HttpClient::new(
-            "http://127.0.0.1:9/graphql".into(),
-            "http://127.0.0.1:9",
-            None,
-            std::time::Duration::from_secs(1),
-            crate::config::Network::direct(),
-        );
-        let mut recovery = Recovery::new(http);
-        let mut table = Table::new(Payloads::default(), stats.clone());
-        let metrics = Arc::new(crate::telemetry::StreamMetrics::new("new"));
-        let sink = Arc::new(Buffer::new(8, stats, metrics, false));
-        let spec = CatchupSpec {
-            root_field: "newIncidents",
-            severities: None,
-            query: None,
-            resume: false,
-        };
-        table.insert(
-            "1".into(),
-            "{}".into(),
-            sink.clone(),
-            Some((spec, Watermark::starting_now())),
-        );
-        recovery.reconnected(&mut table, "1", chrono::Utc::now());
-        recovery.reconnected(&mut table, "1", chrono::Utc::now());
-        assert_eq!(recovery.running.len(), 2);
-        let older = Done {
-            id: "1".into(),
-            run: 1,
-            result: Ok(Fetched::Missed(Some(vec![incident("old")]))),
-        };
-        recovery.finish(&mut table, older);
-        assert!(sink.queued().is_empty(), "the older catch-up was discarded");
-        let newer = Done {
-            id: "1".into(),
-            run: 2,
-            result: Ok(Fetched::Missed(Some(vec![incident("new")]))),
-        };
-        recovery.finish(&mut table, newer);
-        let queued = sink.queued();
-        assert_eq!(queued.len(), 1);
-        assert!(queued[0].as_str().contains("\"new\""), "{queued:?}");
-        // The queries themselves run in the connection task's loop: polled, they fail (nothing
-        // listens on port 9) and come back as results, not as commands.
-        let done =
-            tokio::time::timeout(std::time::Duration::from_secs(10), recovery.running.next())
-                .await
-                .unwrap()
-                .unwrap();
-        assert!(done.result.is_err());
+/// Whether the server refuses the query itself (retrying the same query cannot help), rather
+/// than being unreachable, slow or overloaded.
+fn is_permanent(error: &Error) -> bool {
+    match error {
+        Error::GraphQl(_) | Error::Decode(_) | Error::AuthRejected { .. } => true,
+        Error::HttpStatus { status, .. } => {
+            (400..500).contains(status) && !matches!(status, 408 | 425 | 429)
+        }
+        _ => false,
     }
 }

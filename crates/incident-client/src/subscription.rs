@@ -3,14 +3,15 @@
 //! The connection task never waits for a consumer: it pushes each event's raw payload into the
 //! subscription's buffer and moves on. When the buffer is full:
 //! - on a stream that can be caught up (`new_incidents`, `critical_incidents`,
-//!   `subscribe_caught_up`), live events are set aside, and once the consumer has drained half the
-//!   buffer the connection task fetches them back oldest first, one page at a time (`Room`
-//!   commands ask for the next page), until it hands over to live delivery: nothing is lost;
+//!   `subscribe_caught_up`), its delivery machine ([`crate::delivery`]) sets live events aside
+//!   and, once the consumer has drained half the buffer, reads them back from the listing oldest
+//!   first, one page at a time (`Room` commands ask for the next page), until it hands over to
+//!   live delivery: nothing is lost;
 //! - on the others, the oldest event is dropped and counted, and the consumer receives
 //!   [`Error::Lagged`] with the count before the next event.
 //!
-//! Either way a slow consumer costs at most `capacity` events (plus one page) of memory and never
-//! stalls the socket, other subscriptions or keepalive.
+//! Either way a slow consumer costs bounded memory (see the README's guarantee) and never stalls
+//! the socket, other subscriptions or keepalive.
 //!
 //! Payloads are decoded into `T` when the consumer polls, on the consumer's task: the connection
 //! task only frames and routes, so decoding runs in parallel with reading on a multi-threaded
@@ -24,10 +25,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
-use incident_schema::{Timestamp, Uuid};
-
 pub(crate) use crate::buffer::{Buffer, Decoder};
-use crate::catchup::{Dedup, Watermark};
 use crate::checkpoint::{Checkpoint, Progress};
 use crate::connection::Command;
 use crate::error::{Error, Result};
@@ -53,6 +51,10 @@ pub enum EndReason {
     /// A TLS certificate failed (the server's is not trusted, or the server refused the
     /// client's); reconnecting cannot help.
     CertificateRejected,
+    /// The server refuses the query a caught-up stream catches up with (it answered GraphQL
+    /// errors or a client error status): the stream ends rather than report a gap, and its
+    /// checkpoint stays before what it could not deliver.
+    CatchUpFailed,
     /// The client was shut down.
     Shutdown,
     /// The subscription was dropped by its owner, or every client handle and subscription was
@@ -71,26 +73,10 @@ pub struct Subscription<T> {
     commands: mpsc::UnboundedSender<Command>,
 }
 
-/// For streams that are caught up after reconnects: which incidents the consumer took.
+/// For streams that are caught up after reconnects: where the consumer is, at full precision.
 pub(crate) struct Delivered<T> {
-    pub(crate) incident_of: KeyOf<T>,
-    pub(crate) dedup: Dedup,
-    pub(crate) watermark: Arc<Watermark>,
-    /// Where the consumer is, at full precision.
     pub(crate) checkpoint: Progress,
-    /// For a stream resumed from a checkpoint: recovered incidents created before this were
-    /// delivered before the checkpoint was taken (the catch-up starts at the microsecond).
-    pub(crate) resumed_at: Option<Timestamp>,
-}
-
-/// Names the incident an item is about, and when it was created.
-pub(crate) type IncidentOf<T> = fn(&T) -> (Uuid, Timestamp);
-
-/// How a caught-up stream names an item's incident: from the typed item (the SDK's own
-/// streams), or from the raw payload (a user's operation, whose type the SDK does not know).
-pub(crate) enum KeyOf<T> {
-    Typed(IncidentOf<T>),
-    Payload,
+    pub(crate) item: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T> std::fmt::Debug for Subscription<T> {
@@ -163,9 +149,17 @@ impl<T> Subscription<T> {
     /// from it after a restart (`*_from` methods of [`crate::IncidentClient`]). `None` for
     /// streams that cannot be caught up.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.catchup
-            .as_ref()
-            .map(|d| d.checkpoint.checkpoint().clone())
+        let delivered = self.catchup.as_ref()?;
+        let checkpoint = delivered.checkpoint.checkpoint();
+        let untouched = checkpoint.ids.is_empty() && checkpoint.recent.is_empty();
+        if untouched && checkpoint.created_at == chrono::DateTime::UNIX_EPOCH {
+            // Nothing taken yet: the stream's start, once the server told it.
+            let start = self.buffer.lock().start;
+            return start
+                .and_then(chrono::DateTime::from_timestamp_micros)
+                .map(Checkpoint::at);
+        }
+        Some(checkpoint)
     }
 
     /// The time window of the latest [`Error::Gap`] this stream reported: what a consumer
@@ -229,22 +223,13 @@ impl<T> Stream for Subscription<T> {
                 Ok(value) => value,
                 Err(error) => return Poll::Ready(Some(Err(error))),
             };
-            if let Some(delivered) = this.catchup.as_mut() {
-                let key = match delivered.incident_of {
-                    KeyOf::Typed(incident_of) => Some(incident_of(&value)),
-                    KeyOf::Payload => crate::catchup::incident_in(&queued.payload),
-                };
-                let Some((id, created)) = key else {
-                    this.buffer.metrics.delivered(queued.recovered);
-                    return Poll::Ready(Some(Ok(value)));
-                };
-                let before_resume = delivered.resumed_at.is_some_and(|at| created < at);
-                if (queued.recovered && before_resume) || !delivered.dedup.admit(id) {
-                    // Delivered already, before a reconnect or by the catch-up.
-                    continue;
+            if let Some(delivered) = this.catchup.as_mut()
+                && let Some(key) = queued.key
+            {
+                // The machine deduplicated; the checkpoint moves with what the consumer takes.
+                if let Some(created) = chrono::DateTime::from_timestamp_micros(key.created) {
+                    delivered.checkpoint.advance(key.id, created);
                 }
-                delivered.watermark.advance(created);
-                delivered.checkpoint.advance(id, created);
                 if queued.recovered {
                     this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
                 }
@@ -282,7 +267,7 @@ mod tests {
         mpsc::UnboundedReceiver<Command>,
     ) {
         let metrics = Arc::new(crate::telemetry::StreamMetrics::new("custom"));
-        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), metrics, false));
+        let buffer = Arc::new(Buffer::new(capacity, Arc::default(), metrics));
         let (tx, rx) = mpsc::unbounded_channel();
         let decode: Decoder<u32> = Box::new(|text| {
             text.parse()
@@ -344,31 +329,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn caught_up_streams_skip_what_was_delivered_and_advance_the_watermark() {
+    async fn caught_up_streams_move_the_checkpoint_with_what_the_consumer_takes() {
         let (mut sub, buffer, _rx) = subscription(8);
-        let watermark = Watermark::starting_now();
         sub.catchup = Some(Delivered {
-            incident_of: KeyOf::Typed(|n: &u32| {
-                let created = chrono::DateTime::from_timestamp(2_000_000_000 + i64::from(*n), 0);
-                (Uuid::from_u128(u128::from(*n)), created.unwrap())
-            }),
-            dedup: Dedup::default(),
-            watermark: watermark.clone(),
-            checkpoint: Progress::new(Checkpoint::at(watermark.get())),
-            resumed_at: None,
+            checkpoint: Progress::new(Checkpoint::at(chrono::DateTime::UNIX_EPOCH)),
+            item: std::marker::PhantomData,
         });
-        push(&buffer, 1);
-        push(&buffer, 2);
-        buffer.push_recovered(String::from("2").into());
-        buffer.push_recovered(String::from("3").into());
-        push(&buffer, 3);
-        push(&buffer, 4);
-        let mut got = Vec::new();
-        for _ in 0..4 {
-            got.push(sub.next().await.unwrap().unwrap());
-        }
-        assert_eq!(got, [1, 2, 3, 4]);
-        assert_eq!(watermark.get().timestamp(), 2_000_000_004);
+        let key = |n: u32| crate::delivery::Key {
+            created: 2_000_000_000_000_000 + i64::from(n),
+            id: incident_schema::Uuid::from_u128(u128::from(n)),
+        };
+        buffer.push_delivered(String::from("1").into(), Some(key(1)), false);
+        buffer.push_delivered(String::from("2").into(), Some(key(2)), true);
+        assert_eq!(sub.next().await.unwrap().unwrap(), 1);
+        assert_eq!(sub.checkpoint().unwrap().ids, [key(1).id]);
+        assert_eq!(sub.next().await.unwrap().unwrap(), 2);
+        let checkpoint = sub.checkpoint().unwrap();
+        assert_eq!(checkpoint.created_at.timestamp_micros(), key(2).created);
+        assert_eq!(checkpoint.ids, [key(2).id]);
         assert_eq!(buffer.stats.caught_up.load(Ordering::Relaxed), 1);
     }
 

@@ -7,8 +7,10 @@ use std::sync::atomic::Ordering;
 
 use tracing::{debug, warn};
 
-use crate::catchup::{CatchupSpec, CatchupState, Watermark};
+use crate::catchup::{CatchupSpec, incident_in};
+use crate::delivery::Delivery;
 use crate::error::Error;
+use crate::recovery::Recovery;
 use crate::payloads::Payloads;
 use crate::protocol::ServerMessage;
 use crate::stats::StatsInner;
@@ -19,7 +21,9 @@ pub(crate) struct Entry {
     /// The operation serialized as JSON; identical ones share one allocation.
     pub(crate) payload: Arc<str>,
     pub(crate) sink: Arc<Buffer>,
-    pub(crate) catchup: Option<CatchupState>,
+    /// For a caught-up stream: the listing it catches up with, and its delivery machine.
+    pub(crate) spec: Option<CatchupSpec>,
+    pub(crate) delivery: Option<Delivery>,
     /// The ping whose pong confirms that the server has read this subscription's `subscribe`.
     confirm_at: Option<u64>,
 }
@@ -52,15 +56,16 @@ impl Table {
         id: String,
         payload: Arc<str>,
         sink: Arc<Buffer>,
-        catchup: Option<(CatchupSpec, Arc<Watermark>)>,
+        catchup: Option<(CatchupSpec, Delivery)>,
     ) {
-        let catchup = catchup.map(|(spec, watermark)| CatchupState::new(spec, watermark));
+        let (spec, delivery) = catchup.unzip();
         self.entries.insert(
             id,
             Entry {
                 payload,
                 sink,
-                catchup,
+                spec,
+                delivery,
                 confirm_at: None,
             },
         );
@@ -96,28 +101,38 @@ impl Table {
         self.entries.keys().cloned().collect()
     }
 
-    /// Whether `id` resumes from a checkpoint and has not caught up since it was sent.
-    pub(crate) fn resume_pending(&self, id: &str) -> bool {
-        self.entries
-            .get(id)
-            .and_then(|e| e.catchup.as_ref())
-            .is_some_and(|c| c.resume_pending)
-    }
-
     /// `subscribe` for `id` went out before ping number `ping`.
     pub(crate) fn sent(&mut self, id: &str, ping: u64) {
         if let Some(entry) = self.entries.get_mut(id) {
             entry.confirm_at = Some(ping);
+            if let Some(delivery) = entry.delivery.as_mut() {
+                delivery.on_subscribed();
+            }
         }
     }
 
-    /// The first `answered` pings have their pongs: the subscriptions sent before them are live.
-    pub(crate) fn confirmed(&mut self, answered: u64) {
-        for entry in self.entries.values_mut() {
+    /// The pong to ping number `answered` is back: the subscriptions sent before it are live.
+    /// `server_now` is the server's clock at the handshake, if it said.
+    pub(crate) fn confirmed(
+        &mut self,
+        answered: u64,
+        server_now: Option<i64>,
+        recovery: &mut Recovery,
+    ) {
+        let now = recovery.now();
+        let mut confirmed = Vec::new();
+        for (id, entry) in &mut self.entries {
             if entry.confirm_at.is_some_and(|ping| ping <= answered) {
                 entry.confirm_at = None;
                 entry.sink.set_live(true);
+                if let Some(delivery) = entry.delivery.as_mut() {
+                    delivery.on_confirmed(server_now, now, entry.sink.depth());
+                    confirmed.push(id.clone());
+                }
             }
+        }
+        for id in confirmed {
+            recovery.drive(self, &id);
         }
     }
 
@@ -126,20 +141,33 @@ impl Table {
         for entry in self.entries.values_mut() {
             entry.confirm_at = None;
             entry.sink.set_live(false);
+            if let Some(delivery) = entry.delivery.as_mut() {
+                delivery.on_disconnected();
+            }
         }
     }
 
     /// Routes `next`, `error` and `complete` to their subscriptions. True for an event.
     /// `now` is when the batch the message came in was read, in Unix seconds.
-    pub(crate) fn route(&mut self, message: ServerMessage, now: f64) -> bool {
+    pub(crate) fn route(
+        &mut self,
+        message: ServerMessage,
+        now: f64,
+        recovery: &mut Recovery,
+    ) -> bool {
         match message {
             ServerMessage::Next { id, payload } => {
                 let Some(entry) = self.entries.get_mut(&id) else {
                     debug!(id, "event for an unknown subscription");
                     return false;
                 };
-                match entry.catchup.as_mut().and_then(|s| s.holding.as_mut()) {
-                    Some(held) => held.push(payload),
+                match entry.delivery.as_mut() {
+                    Some(delivery) => {
+                        entry.sink.received(now);
+                        let key = incident_in(&payload);
+                        delivery.on_live(payload, key, entry.sink.depth());
+                        recovery.drive(self, &id);
+                    }
                     None => entry.sink.push_payload(payload, now),
                 }
                 return true;

@@ -102,19 +102,27 @@ mod tests {
 pub(crate) struct TokenSource {
     provider: TokenProvider,
     current: Arc<std::sync::Mutex<Option<Token>>>,
+    /// How long the provider may take.
+    timeout: std::time::Duration,
 }
 
 impl TokenSource {
-    pub(crate) fn new(provider: TokenProvider) -> Self {
+    pub(crate) fn new(provider: TokenProvider, timeout: std::time::Duration) -> Self {
         Self {
             provider,
             current: Arc::default(),
+            timeout,
         }
     }
 
-    /// A new token from the provider, remembered for HTTP.
+    /// A new token from the provider, remembered for HTTP. A provider that takes longer than
+    /// the timeout fails, so a hung secret store cannot stall a reconnect.
     pub(crate) async fn fresh(&self) -> Result<Token, BoxError> {
-        let token = self.provider.token().await?;
+        let token = tokio::time::timeout(self.timeout, self.provider.token())
+            .await
+            .map_err(|_| -> BoxError {
+                format!("the token provider gave no token within {:?}", self.timeout).into()
+            })??;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
         Ok(token)
     }

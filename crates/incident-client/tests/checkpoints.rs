@@ -58,8 +58,8 @@ async fn resuming_critical_incidents_applies_the_severity_and_skips_what_was_del
         .created_at;
     // Delivered: the incident at exactly the checkpoint's instant.
     let checkpoint = Checkpoint {
-        created_at: created,
         ids: vec![first.parse().unwrap()],
+        ..Checkpoint::at(created)
     };
     open(&server, "minor", ServerSeverity::P3);
     open(&server, "page", ServerSeverity::P1);

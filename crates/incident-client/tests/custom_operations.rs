@@ -202,7 +202,10 @@ async fn a_users_own_new_incidents_operation_is_caught_up_across_a_restart() {
     }
     assert_eq!(titles, ["missed P0", "missed P2", "after"]);
     quiet(&mut pages).await;
-    assert_eq!(client.stats().caught_up, 2);
+    // "after" is found by the catch-up (which starts once the server confirmed the
+    // resubscription) or arrives live, depending on which comes first.
+    let caught_up = client.stats().caught_up;
+    assert!((2..=3).contains(&caught_up), "{caught_up}");
 }
 
 #[tokio::test]

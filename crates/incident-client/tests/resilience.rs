@@ -73,7 +73,9 @@ async fn a_server_restart_loses_no_new_incidents() {
     quiet(&mut new).await;
     let stats = client.stats();
     assert_eq!(stats.reconnects, 1);
-    assert_eq!(stats.caught_up, 5 + 3);
+    // The catch-up starts once the server confirmed the resubscription, so "after" is found by
+    // it (counted as caught up) or held live, depending on which comes first.
+    assert!((5 + 3..=5 + 3 + 2).contains(&stats.caught_up), "{stats:?}");
 }
 
 async fn futures_titles(

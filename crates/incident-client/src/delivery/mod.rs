@@ -1,0 +1,585 @@
+//! The delivery state machine of one caught-up subscription (`new_incidents`,
+//! `critical_incidents`, `subscribe_caught_up`), without I/O.
+//!
+//! Everything that decides what the consumer of such a stream sees lives here: when to catch
+//! up, which page to read next, what a page or a live event delivers, what is held back and
+//! what is set aside, deduplication, and where the stream's watermark is. The connection task
+//! feeds it inputs and executes the [`Action`]s it queues; it never awaits, sleeps, spawns or
+//! reads a clock (time comes in as `now`, in milliseconds of the driver's monotonic clock, and
+//! every instant that decides delivery is a server stamp). So `sim` (the tests beside this
+//! file) can run it through thousands of seeded fault schedules a minute.
+//!
+//! # States
+//! - **Waiting**: not connected, or `subscribe` sent and not yet confirmed by the server. Live
+//!   events (from an earlier connection) are held.
+//! - **Probing**: the first confirmation came without a server clock reading; the newest listed
+//!   incident's stamp becomes the start.
+//! - **CatchingUp**: reading the listing oldest first from `watermark - overlap` (locating the
+//!   first page by binary search, then page by page), delivering what the consumer has not had,
+//!   while live events are held (at most `capacity` of them; past that they are dropped and the
+//!   catch-up reads once more, since the listing has them). A failed page is retried after a
+//!   backoff; the stream stays here until the server answers. A page is fetched only when the
+//!   consumer has room, so a consumer however far behind costs at most `capacity` plus one page.
+//! - **Live**: live events are delivered as they come, deduplicated. A full consumer buffer
+//!   turns the stream back to CatchingUp (a refill): nothing is dropped for good.
+//! - **Ended**: the server rejected the listing query for good; the stream ends with that error
+//!   rather than a gap, so a checkpoint never moves past a hole.
+//!
+//! # The catch-up's start and the overlap
+//! Incidents can commit out of stamp order (a server stamps, then takes its lock, then
+//! publishes). The catch-up therefore re-reads an overlap (default 5 s) before the watermark,
+//! and the dedup memory holds every delivered incident stamped within that overlap of the
+//! watermark: sized by what it must cover, not a fixed count. The watermark is always a server
+//! stamp: the newest delivered incident's, the handshake's `Date`, or a checkpoint's.
+
+pub(crate) mod listing;
+mod seen;
+#[cfg(test)]
+mod sim;
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use incident_schema::{Severity, Uuid};
+
+use crate::error::Error;
+use crate::protocol::RawPayload;
+pub(crate) use seen::Seen;
+
+/// Microseconds since the Unix epoch, as the server stamped them.
+pub(crate) type Micros = i64;
+
+/// Incidents per page of a catch-up.
+pub(crate) const PAGE_SIZE: usize = 100;
+
+/// How much of the listing before the watermark a catch-up reads again by default.
+pub(crate) const DEFAULT_OVERLAP: Duration = Duration::from_secs(5);
+
+/// What names an incident and orders the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Key {
+    pub(crate) created: Micros,
+    pub(crate) id: Uuid,
+}
+
+/// An incident read from the listing.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub(crate) key: Key,
+    /// The severity it was opened with (before any escalation).
+    pub(crate) opened: Severity,
+    pub(crate) payload: RawPayload,
+}
+
+/// One page of the listing, oldest first (by `createdAt`, then id).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Page {
+    pub(crate) incidents: Vec<Listed>,
+    pub(crate) total_pages: i32,
+}
+
+/// What the driver asks the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Query {
+    /// Page `n` of the whole listing, oldest first.
+    Page(i32),
+    /// The newest incident (the first page newest first, one incident).
+    Newest,
+}
+
+/// Why a query got no page.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// The server may answer later (unreachable, timed out, 5xx): retried.
+    Transient,
+    /// The server refuses the query itself: retrying cannot help.
+    Permanent(Error),
+}
+
+/// What the machine asks of its driver.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    /// Run `query` and answer with [`Delivery::on_page`] and the same `request`.
+    Fetch { request: u64, query: Query },
+    /// Queue this for the consumer.
+    Deliver {
+        payload: RawPayload,
+        key: Option<Key>,
+        recovered: bool,
+    },
+    /// Call [`Delivery::on_room`] once the consumer has drained half its buffer.
+    AwaitRoom,
+    /// Call [`Delivery::on_timer`] at `at` (the driver's milliseconds).
+    Wake { at: u64 },
+    /// A new stream's start is known (a server stamp): its checkpoint until the consumer takes
+    /// an incident.
+    Started { at: Micros },
+    /// End the stream with this error.
+    End(Error),
+}
+
+/// Which state the machine is in; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Waiting,
+    Probing,
+    CatchingUp,
+    Live,
+    Ended,
+}
+
+/// How the machine is set up.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The consumer's buffer.
+    pub(crate) capacity: usize,
+    /// The severities the stream's incidents were opened with; `None` for all.
+    pub(crate) severities: Option<Vec<Severity>>,
+    pub(crate) overlap: Duration,
+    /// The first retry delay of a failed page, doubling up to `max_retry`.
+    pub(crate) base_retry: Duration,
+    pub(crate) max_retry: Duration,
+}
+
+impl Settings {
+    pub(crate) fn new(capacity: usize, severities: Option<Vec<Severity>>) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            severities,
+            overlap: DEFAULT_OVERLAP,
+            base_retry: Duration::from_millis(100),
+            max_retry: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where a catch-up is in the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    /// Binary search for the first page that ends at or after `from`: it lies in
+    /// `low..=high` (`high` unknown until page 0 told the total); `probe` is being read.
+    Locating {
+        low: i32,
+        high: Option<i32>,
+        probe: i32,
+    },
+    /// Reading page by page.
+    Reading { page: i32 },
+}
+
+const LOCATE: Cursor = Cursor::Locating {
+    low: 0,
+    high: None,
+    probe: 0,
+};
+
+/// The delivery state machine of one subscription.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    settings: Settings,
+    phase: Phase,
+    /// The newest stamp delivered, or where the stream started; `None` until the server said.
+    watermark: Option<Micros>,
+    seen: Seen,
+    /// Live events received while not live, in arrival order.
+    held: VecDeque<(RawPayload, Option<Key>)>,
+    /// The incidents in `held` that the catch-up has not delivered (the dedup memory may have
+    /// forgotten an old held one by the time a long catch-up ends).
+    held_ids: HashSet<Uuid, foldhash::fast::RandomState>,
+    /// Live events were dropped from `held`: the catch-up must read once more before going live.
+    held_overflowed: bool,
+    /// Whether `subscribe` is confirmed on the current connection.
+    confirmed: bool,
+    /// A catch-up is due once confirmed: after a reconnect, a resume or a refill.
+    due: bool,
+    cursor: Cursor,
+    /// Where this catch-up reads from (`watermark - overlap` when it began).
+    from: Micros,
+    /// The request whose answer is awaited; answers to others are stale.
+    in_flight: Option<u64>,
+    requests: u64,
+    /// Consecutive failed queries, for the backoff.
+    failures: u32,
+    /// A retry is scheduled for this time.
+    retry_at: Option<u64>,
+    /// The next page waits for the consumer to make room.
+    awaiting_room: bool,
+    /// Items queued for the consumer, as the driver last reported plus what was delivered since.
+    depth: usize,
+    actions: VecDeque<Action>,
+}
+
+impl Delivery {
+    /// A stream that starts now: the first confirmation's server time is its start.
+    pub(crate) fn new(settings: Settings) -> Self {
+        Self {
+            seen: Seen::new(settings.overlap),
+            settings,
+            phase: Phase::Waiting,
+            watermark: None,
+            held: VecDeque::new(),
+            held_ids: HashSet::default(),
+            held_overflowed: false,
+            confirmed: false,
+            due: false,
+            cursor: LOCATE,
+            from: Micros::MIN,
+            in_flight: None,
+            requests: 0,
+            failures: 0,
+            retry_at: None,
+            awaiting_room: false,
+            depth: 0,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// A stream resumed from a checkpoint at `at` whose consumer had the incidents `delivered`
+    /// (those stamped at `at` and within the overlap before it): it catches up from there once
+    /// confirmed.
+    pub(crate) fn resumed(settings: Settings, at: Micros, delivered: &[Uuid]) -> Self {
+        let mut delivery = Self::new(settings);
+        delivery.watermark = Some(at);
+        for id in delivered {
+            delivery.seen.insert(Key { created: at, id: *id }, at);
+        }
+        delivery.due = true;
+        delivery
+    }
+
+    /// The next action to execute, oldest first.
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The newest stamp the stream has delivered (or started at).
+    #[cfg(test)]
+    pub(crate) fn watermark(&self) -> Option<Micros> {
+        self.watermark
+    }
+
+    /// How many live events are held back and how many ids are remembered for deduplication:
+    /// the memory the machine itself uses.
+    #[cfg(test)]
+    pub(crate) fn memory(&self) -> (usize, usize) {
+        (self.held.len(), self.seen.len())
+    }
+
+    /// `subscribe` went out on a new connection.
+    pub(crate) fn on_subscribed(&mut self) {
+        self.confirmed = false;
+    }
+
+    /// The server confirmed the subscription (the pong to a ping sent after `subscribe`).
+    /// `server_now` is the server's clock as the connection's handshake reported it, if it did.
+    pub(crate) fn on_confirmed(&mut self, server_now: Option<Micros>, now: u64, depth: usize) {
+        if self.phase == Phase::Ended || self.confirmed {
+            return;
+        }
+        self.confirmed = true;
+        self.depth = depth;
+        if self.watermark.is_none() {
+            match server_now {
+                Some(at) => {
+                    self.watermark = Some(at);
+                    self.actions.push_back(Action::Started { at });
+                }
+                None => {
+                    if self.phase != Phase::Probing {
+                        self.phase = Phase::Probing;
+                        self.fetch(Query::Newest);
+                    }
+                    return;
+                }
+            }
+        }
+        if self.due {
+            self.start_catch_up(now);
+        } else if self.phase != Phase::CatchingUp {
+            self.go_live();
+        }
+    }
+
+    /// The connection is gone. A catch-up in flight goes on (the listing is HTTP), and a new
+    /// one is due once the next connection is confirmed.
+    pub(crate) fn on_disconnected(&mut self) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.confirmed = false;
+        self.due = true;
+        if self.phase == Phase::Live {
+            self.phase = Phase::Waiting;
+        }
+    }
+
+    /// A live event arrived (`key` names its incident, if it is one).
+    pub(crate) fn on_live(&mut self, payload: RawPayload, key: Option<Key>, depth: usize) {
+        self.depth = depth;
+        match self.phase {
+            Phase::Ended => {}
+            Phase::Live => match key {
+                None => self.deliver(payload, None, false),
+                Some(key) if self.seen.contains(&key) => {}
+                Some(key) if self.depth >= self.settings.capacity => {
+                    // Set aside, not lost: a refill reads it back from the listing.
+                    let _ = key;
+                    self.phase = Phase::CatchingUp;
+                    self.begin();
+                    self.awaiting_room = true;
+                    self.actions.push_back(Action::AwaitRoom);
+                }
+                Some(key) => self.deliver(payload, Some(key), false),
+            },
+            Phase::Waiting | Phase::Probing | Phase::CatchingUp => self.hold(payload, key),
+        }
+    }
+
+    /// The consumer has room again.
+    pub(crate) fn on_room(&mut self, now: u64, depth: usize) {
+        self.depth = depth;
+        if !self.awaiting_room {
+            return;
+        }
+        self.awaiting_room = false;
+        if self.phase == Phase::CatchingUp {
+            self.next_query(now);
+        }
+    }
+
+    /// A scheduled wake-up.
+    pub(crate) fn on_timer(&mut self, now: u64) {
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.retry_at = None;
+            match self.phase {
+                Phase::Probing => self.fetch(Query::Newest),
+                Phase::CatchingUp => self.next_query(now),
+                Phase::Waiting | Phase::Live | Phase::Ended => {}
+            }
+        }
+    }
+
+    /// A query came back.
+    pub(crate) fn on_page(
+        &mut self,
+        request: u64,
+        result: Result<Page, Failure>,
+        now: u64,
+        depth: usize,
+    ) {
+        if self.in_flight != Some(request) || self.phase == Phase::Ended {
+            return;
+        }
+        self.in_flight = None;
+        self.depth = depth;
+        let page = match result {
+            Ok(page) => page,
+            Err(Failure::Permanent(error)) => return self.end(error),
+            Err(Failure::Transient) => return self.retry_later(now),
+        };
+        self.failures = 0;
+        match self.phase {
+            Phase::Probing => {
+                // The newest incident now, or none yet: everything after it is new to this stream.
+                // Live events held meanwhile are after the start too: a consumer that saves the
+                // start as its checkpoint and restarts reads them again.
+                let held = self.held.iter().filter_map(|(_, key)| key.map(|k| k.created)).min();
+                let newest = page.incidents.first().map_or(0, |i| i.key.created);
+                let at = held.map_or(newest, |held| held.min(newest));
+                self.watermark = Some(at);
+                self.actions.push_back(Action::Started { at });
+                self.phase = Phase::Waiting;
+                if self.confirmed {
+                    self.confirmed = false;
+                    self.on_confirmed(None, now, depth);
+                }
+            }
+            Phase::CatchingUp => self.on_catch_up_page(page, now),
+            Phase::Waiting | Phase::Live | Phase::Ended => {}
+        }
+    }
+
+    fn on_catch_up_page(&mut self, page: Page, now: u64) {
+        let Cursor::Locating { low, high, probe } = self.cursor else {
+            return self.read_page(page, now);
+        };
+        let high = high.unwrap_or((page.total_pages - 1).max(0));
+        let ends_before = page
+            .incidents
+            .last()
+            .is_some_and(|newest| newest.key.created < self.from);
+        let (low, high) = if ends_before {
+            (probe + 1, high.max(probe + 1))
+        } else {
+            (low, probe)
+        };
+        if low >= high {
+            self.cursor = Cursor::Reading { page: low };
+            if low == probe {
+                return self.read_page(page, now);
+            }
+        } else {
+            let probe = low + (high - low) / 2;
+            self.cursor = Cursor::Locating {
+                low,
+                high: Some(high),
+                probe,
+            };
+        }
+        self.next_query(now);
+    }
+
+    /// Delivers what a page holds that the consumer has not had, then asks for the next one, or
+    /// hands over to live delivery at the end of the listing.
+    fn read_page(&mut self, page: Page, now: u64) {
+        let Cursor::Reading { page: number } = self.cursor else {
+            return;
+        };
+        let full = page.incidents.len() >= PAGE_SIZE;
+        for listed in page.incidents {
+            if listed.key.created < self.from || self.seen.contains(&listed.key) {
+                continue;
+            }
+            if let Some(severities) = &self.settings.severities
+                && !severities.contains(&listed.opened)
+            {
+                continue;
+            }
+            self.deliver(listed.payload, Some(listed.key), true);
+        }
+        if full {
+            self.cursor = Cursor::Reading { page: number + 1 };
+            return self.next_query(now);
+        }
+        // The end of the listing: everything committed before this page was read is delivered.
+        if self.held_overflowed {
+            // Live events were dropped meanwhile: read once more from the new watermark.
+            self.begin();
+            return self.next_query(now);
+        }
+        if !self.confirmed {
+            // Live again only once a connection is confirmed (and then, caught up once more).
+            self.phase = Phase::Waiting;
+            return;
+        }
+        self.due = false;
+        self.go_live();
+    }
+
+    /// Delivers the held live events (those not delivered by the catch-up) and goes live.
+    fn go_live(&mut self) {
+        self.phase = Phase::Live;
+        while let Some((payload, key)) = self.held.pop_front() {
+            match key {
+                Some(key) if !self.held_ids.remove(&key.id) || self.seen.contains(&key) => {}
+                key => self.deliver(payload, key, false),
+            }
+        }
+        self.held_ids.clear();
+    }
+
+    fn start_catch_up(&mut self, now: u64) {
+        self.due = false;
+        self.phase = Phase::CatchingUp;
+        self.begin();
+        self.next_query(now);
+    }
+
+    /// A catch-up from the watermark, less the overlap.
+    fn begin(&mut self) {
+        let overlap = self.settings.overlap.as_micros() as Micros;
+        self.from = self
+            .watermark
+            .map_or(Micros::MIN, |w| w.saturating_sub(overlap));
+        self.cursor = LOCATE;
+        self.in_flight = None;
+        self.retry_at = None;
+        self.held_overflowed = false;
+    }
+
+    /// Asks for the catch-up's next page, once the consumer has room and no retry is pending.
+    fn next_query(&mut self, now: u64) {
+        let _ = now;
+        if self.in_flight.is_some() || self.retry_at.is_some() || self.awaiting_room {
+            return;
+        }
+        let page = match self.cursor {
+            Cursor::Locating { probe, .. } => probe,
+            Cursor::Reading { page } => {
+                if self.depth * 2 > self.settings.capacity {
+                    self.awaiting_room = true;
+                    self.actions.push_back(Action::AwaitRoom);
+                    return;
+                }
+                page
+            }
+        };
+        self.fetch(Query::Page(page));
+    }
+
+    fn fetch(&mut self, query: Query) {
+        self.requests += 1;
+        self.in_flight = Some(self.requests);
+        self.actions.push_back(Action::Fetch {
+            request: self.requests,
+            query,
+        });
+    }
+
+    fn retry_later(&mut self, now: u64) {
+        self.failures += 1;
+        let exponent = (self.failures - 1).min(16);
+        let delay = self
+            .settings
+            .base_retry
+            .saturating_mul(1 << exponent)
+            .min(self.settings.max_retry);
+        let at = now + delay.as_millis() as u64;
+        self.retry_at = Some(at);
+        self.actions.push_back(Action::Wake { at });
+    }
+
+    fn hold(&mut self, payload: RawPayload, key: Option<Key>) {
+        if key.is_some_and(|key| self.seen.contains(&key)) {
+            // Delivered already (a page read it before its live event came).
+            return;
+        }
+        if self.held.len() < self.settings.capacity {
+            if let Some(key) = key {
+                self.held_ids.insert(key.id);
+            }
+            self.held.push_back((payload, key));
+        } else {
+            self.held_overflowed = true;
+        }
+    }
+
+    fn deliver(&mut self, payload: RawPayload, key: Option<Key>, recovered: bool) {
+        if let Some(key) = key {
+            if recovered {
+                self.held_ids.remove(&key.id);
+            }
+            let watermark = self.watermark.map_or(key.created, |w| w.max(key.created));
+            self.watermark = Some(watermark);
+            self.seen.insert(key, watermark);
+        }
+        self.depth += 1;
+        self.actions.push_back(Action::Deliver {
+            payload,
+            key,
+            recovered,
+        });
+    }
+
+    fn end(&mut self, error: Error) {
+        self.phase = Phase::Ended;
+        self.held.clear();
+        self.held_ids.clear();
+        self.actions.push_back(Action::End(error));
+    }
+}
