@@ -163,6 +163,10 @@ pub struct WatchArgs {
     /// instead of exiting: for a watcher started before its server.
     #[arg(long)]
     pub wait: bool,
+    /// Give up after this many failed connection attempts in a row (exit 3). Default: retry
+    /// forever, 200 ms doubling to 30 s between attempts, each one logged.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
     /// Resume `new` or `critical` from this file and record progress in it after every event
     /// printed (written atomically): at-least-once across crashes, at most one duplicate each.
     #[arg(long, value_name = "FILE")]
@@ -207,6 +211,10 @@ pub struct RelayArgs {
     /// If the Incident Manager is not reachable yet, keep trying instead of exiting.
     #[arg(long)]
     pub wait: bool,
+    /// Give up after this many failed connection attempts in a row (exit 3). Default: retry
+    /// forever, 200 ms doubling to 30 s between attempts, each one logged.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Args)]

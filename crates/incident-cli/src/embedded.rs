@@ -24,6 +24,7 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
     let watch = WatchArgs {
         metrics_addr: None,
         wait: false,
+        max_attempts: None,
         checkpoint: None,
         kinds: vec![
             StreamKind::Critical,

@@ -10,6 +10,10 @@ pub const AUTH: u8 = 4;
 pub const CONNECTION: u8 = 3;
 /// The command line was wrong (clap uses 2 as well).
 pub const USAGE: u8 = 2;
+/// A caught-up stream could not catch up: the server refused its listing query. Nothing past
+/// the hole was printed or relayed, so the checkpoint (or the stream's last message) stays
+/// before it and a rerun resumes there.
+pub const CATCH_UP: u8 = 5;
 
 /// Prints the error on stderr and picks the exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
@@ -30,6 +34,12 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
             AUTH
         }
         Some(Error::InvalidUrl { .. } | Error::InvalidSetting { .. }) => USAGE,
+        Some(Error::CatchUpRefused(_)) => {
+            eprintln!(
+                "hint: the server refused the catch-up query; the checkpoint was kept before what could not be fetched, so rerunning resumes there"
+            );
+            CATCH_UP
+        }
         Some(error) if error.is_certificate_problem() => {
             eprintln!(
                 "hint: a TLS certificate was not accepted; trust the server's CA with --ca-cert FILE (or --system-roots), and for mutual TLS present --client-cert and --client-key"

@@ -58,7 +58,9 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
             args.subject
         ),
     }
-    let client = crate::watch::connect(global, url, global.token.clone(), args.wait).await?;
+    let policy = crate::watch::daemon_policy(args.max_attempts);
+    let client =
+        crate::watch::connect(global, url, global.token.clone(), args.wait, Some(policy)).await?;
     if let (Some(addr), Some(metrics)) = (args.metrics_addr, metrics) {
         let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
         eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");

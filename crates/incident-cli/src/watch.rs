@@ -3,8 +3,8 @@
 use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{
-    Checkpoint, ConnectionState, Error, GapWindow, IncidentClient, Severity, Subscription,
-    UpdateFilter, Uuid,
+    Checkpoint, ConnectionState, Error, GapWindow, IncidentClient, ReconnectPolicy, Severity,
+    Subscription, UpdateFilter, Uuid,
 };
 use serde_json::json;
 
@@ -51,7 +51,14 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     };
     let (client, server) = match &global.ws_url {
         Some(url) => (
-            connect(global, url, global.token.clone(), args.wait).await?,
+            connect(
+                global,
+                url,
+                global.token.clone(),
+                args.wait,
+                Some(daemon_policy(args.max_attempts)),
+            )
+            .await?,
             None,
         ),
         None => {
@@ -89,15 +96,28 @@ async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallibl
     ))
 }
 
+/// How long-running commands (`watch`, `relay`) reconnect: forever unless `--max-attempts`,
+/// with delays growing to 30 s. A daemon outlasts an outage; the attempts are logged.
+pub(crate) fn daemon_policy(max_attempts: Option<u32>) -> ReconnectPolicy {
+    let mut policy = ReconnectPolicy::default();
+    policy.max_attempts = max_attempts;
+    policy.max_delay = std::time::Duration::from_secs(30);
+    policy
+}
+
 /// A client for `url` with the global settings; with `wait`, it waits for a server that is not
-/// up yet.
+/// up yet; `policy` is how it reconnects (the library's default: 10 attempts).
 pub async fn connect(
     global: &Global,
     url: &str,
     token: Option<String>,
     wait: bool,
+    policy: Option<ReconnectPolicy>,
 ) -> Result<IncidentClient> {
     let mut builder = IncidentClient::builder(url).wait_for_server(wait);
+    if let Some(policy) = policy {
+        builder = builder.reconnect(policy);
+    }
     if let Some(token) = token {
         builder = builder.token(token);
     }

@@ -50,7 +50,11 @@ pub(crate) struct BufferState {
 
 impl Buffer {
     /// A buffer for `capacity` events, counted in `metrics` (its stream kind's).
-    pub(crate) fn new(capacity: usize, stats: Arc<StatsInner>, metrics: Arc<StreamMetrics>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        stats: Arc<StatsInner>,
+        metrics: Arc<StreamMetrics>,
+    ) -> Self {
         Self {
             state: Mutex::new(BufferState {
                 items: VecDeque::new(),

@@ -189,7 +189,12 @@ mod tests {
 
     #[test]
     fn progress_remembers_the_overlap_before_the_checkpoint() {
-        let (a, b, c, d) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (a, b, c, d) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
         let mut progress = Progress::new(Checkpoint::at(at("2030-01-01T00:00:00Z")))
             .with_overlap(std::time::Duration::from_secs(5));
         progress.advance(a, at("2030-01-01T00:00:01Z"));
@@ -205,7 +210,10 @@ mod tests {
         expected.sort();
         assert_eq!(recent, expected, "a is more than 5 s before d");
         let json = serde_json::to_string(&checkpoint).unwrap();
-        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), checkpoint);
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&json).unwrap(),
+            checkpoint
+        );
     }
 
     #[test]

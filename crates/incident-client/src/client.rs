@@ -220,8 +220,12 @@ impl IncidentClient {
                 settings.overlap = self.inner.config.catch_up_overlap;
                 let (delivery, checkpoint) = match start {
                     Some(checkpoint) => {
-                        let delivered: Vec<Uuid> =
-                            checkpoint.ids.iter().chain(&checkpoint.recent).copied().collect();
+                        let delivered: Vec<Uuid> = checkpoint
+                            .ids
+                            .iter()
+                            .chain(&checkpoint.recent)
+                            .copied()
+                            .collect();
                         let at = checkpoint.created_at.timestamp_micros();
                         let delivery = crate::delivery::Delivery::resumed(settings, at, &delivered);
                         (delivery, checkpoint)

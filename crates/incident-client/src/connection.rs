@@ -25,13 +25,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::catchup::CatchupSpec;
-use crate::delivery::Delivery;
-use crate::gap::GapWindow;
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::error::{Error, Result, message};
+use crate::gap::GapWindow;
 use crate::handshake::{self, closed_error};
 use crate::http::HttpClient;
 use crate::link::{Link, Read};
@@ -476,14 +476,14 @@ impl Supervisor {
     ) -> Result<()> {
         match message {
             ServerMessage::Ping => link.send(protocol::pong()).await?,
-            ServerMessage::Pong => {
-                let (answered, rtt) = link.pong();
-                if let Some(rtt) = rtt {
+            ServerMessage::Pong(number) => match link.pong(number) {
+                Some((answered, rtt)) => {
                     self.metrics.ping_rtt(rtt);
+                    self.table
+                        .confirmed(answered, link.server_date, &mut self.recovery);
                 }
-                self.table
-                    .confirmed(answered, link.server_date, &mut self.recovery);
-            }
+                None => debug!("ignoring a pong the client did not ask for"),
+            },
             message => {
                 if self.table.route(message, now, &mut self.recovery) {
                     link.delivered = true;

@@ -233,8 +233,14 @@ mod tests {
         )
         .unwrap();
         let query = &*spec.query;
-        assert!(query.contains("...Fields title @include(if: true)"), "{query}");
-        assert!(query.ends_with("fragment Fields on Incident { id createdAt labels { key value } }"), "{query}");
+        assert!(
+            query.contains("...Fields title @include(if: true)"),
+            "{query}"
+        );
+        assert!(
+            query.ends_with("fragment Fields on Incident { id createdAt labels { key value } }"),
+            "{query}"
+        );
         cynic_parser::parse_executable_document(query).unwrap();
     }
 
@@ -298,7 +304,10 @@ mod tests {
                 "subscription { newIncidents { id createdAt } criticalIncidents { id createdAt } }",
                 "more than one root field",
             ),
-            ("subscription { newIncidents { id createdAt }", "cannot be parsed"),
+            (
+                "subscription { newIncidents { id createdAt }",
+                "cannot be parsed",
+            ),
         ];
         for (query, expected) in cases {
             let error = spec(query, Value::Null).unwrap_err();

@@ -125,6 +125,12 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+    /// The server refuses the listing query a caught-up stream (`new_incidents`,
+    /// `critical_incidents`, `subscribe_caught_up`) catches up with: the stream ends here rather
+    /// than skip what it could not fetch, and its checkpoint stays before the hole, so a restart
+    /// resumes there. A server that is only unreachable or overloaded is retried instead.
+    #[error("the server refused the catch-up query")]
+    CatchUpRefused(#[source] Box<Error>),
     /// The client was shut down.
     #[error("the client was shut down")]
     Shutdown,

@@ -1,9 +1,12 @@
 //! One acknowledged WebSocket: framing, sending, and the ping/pong bookkeeping that both the
 //! keepalive and [`crate::Subscription::ready`] rely on.
 //!
-//! Every `ping` is answered by a `pong`, in order, so the `n`th pong confirms that the server has
-//! read everything the client sent before the `n`th ping. A subscription is live once the pong for
-//! a ping sent after its `subscribe` is back.
+//! Every `ping` carries its number (`{"sdk": n}`) and a server that echoes ping payloads (the
+//! dev server, graphql-ws) answers with the same: that pong confirms the server has read
+//! everything the client sent before ping `n`. A subscription is live once the pong for a ping
+//! sent after its `subscribe` is back. Pongs the client did not ask for (the protocol allows
+//! unsolicited ones) are ignored once the server has shown it echoes; from a server that never
+//! echoes, pongs answer the oldest ping, in order, as the protocol orders them.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{Error, Result, cause, message};
-use crate::protocol::{self, ServerMessage};
+use crate::protocol::{self, PongPayload, ServerMessage};
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -41,9 +44,48 @@ pub(crate) struct Link {
     pub(crate) last_heard: Instant,
     /// The server's clock at the handshake (its `Date` header), in Unix microseconds.
     pub(crate) server_date: Option<i64>,
-    /// Pings sent so far, and the send times of those not answered yet.
-    pings_sent: u64,
-    unanswered: VecDeque<Instant>,
+    pings: Pings,
+}
+
+/// Pings sent so far, and the numbers and send times of those not answered yet.
+#[derive(Debug, Default)]
+pub(crate) struct Pings {
+    sent: u64,
+    unanswered: VecDeque<(u64, Instant)>,
+    /// The server echoed a ping's payload: pongs without the client's number are not answers.
+    echoes: bool,
+}
+
+impl Pings {
+    /// Records ping number `sent() + 1` as sent now.
+    fn sent(&mut self) -> u64 {
+        self.sent += 1;
+        self.unanswered.push_back((self.sent, Instant::now()));
+        self.sent
+    }
+
+    /// Records a `pong`. Returns the number of the ping it answers (every earlier one is
+    /// answered too) and that ping's round trip, or `None` for a pong that answers nothing the
+    /// client asked.
+    pub(crate) fn answer(&mut self, pong: PongPayload) -> Option<(u64, Duration)> {
+        let answered = match pong {
+            PongPayload::Ping(number) => {
+                self.echoes = true;
+                let (oldest, _) = *self.unanswered.front()?;
+                if number < oldest || number > self.sent {
+                    return None;
+                }
+                number
+            }
+            PongPayload::Bare if !self.echoes => self.unanswered.front()?.0,
+            PongPayload::Bare | PongPayload::Other => return None,
+        };
+        let mut sent = None;
+        while self.unanswered.front().is_some_and(|(n, _)| *n <= answered) {
+            sent = self.unanswered.pop_front().map(|(_, at)| at);
+        }
+        Some((answered, sent?.elapsed()))
+    }
 }
 
 impl Link {
@@ -55,8 +97,7 @@ impl Link {
             since: Instant::now(),
             delivered: false,
             last_heard: Instant::now(),
-            pings_sent: 0,
-            unanswered: VecDeque::new(),
+            pings: Pings::default(),
         }
     }
 
@@ -101,28 +142,27 @@ impl Link {
 
     /// Sends a `ping` and returns its number (from 1).
     pub(crate) async fn ping(&mut self) -> Result<u64> {
-        self.send(protocol::ping()).await?;
-        self.pings_sent += 1;
-        self.unanswered.push_back(Instant::now());
-        Ok(self.pings_sent)
+        let number = self.pings.sent + 1;
+        self.send(protocol::ping(number)).await?;
+        Ok(self.pings.sent())
     }
 
-    /// Records a `pong`; returns how many pings are answered now, and the round trip of the
-    /// one this answers.
-    pub(crate) fn pong(&mut self) -> (u64, Option<Duration>) {
-        let sent = self.unanswered.pop_front();
-        let answered = self.pings_sent - self.unanswered.len() as u64;
-        (answered, sent.map(|sent| sent.elapsed()))
+    /// Records a `pong`; see [`Pings::answer`].
+    pub(crate) fn pong(&mut self, pong: PongPayload) -> Option<(u64, Duration)> {
+        self.pings.answer(pong)
     }
 
     /// Whether a ping is waiting for its pong.
     pub(crate) fn awaiting_pong(&self) -> bool {
-        !self.unanswered.is_empty()
+        !self.pings.unanswered.is_empty()
     }
 
     /// When the oldest unanswered ping times out, if one is unanswered.
     pub(crate) fn pong_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.unanswered.front().map(|sent| *sent + timeout)
+        self.pings
+            .unanswered
+            .front()
+            .map(|(_, sent)| *sent + timeout)
     }
 
     /// Closes with `code`, then reads until the server's close (at most a second), so the
@@ -182,4 +222,36 @@ pub(crate) async fn send(
         .send(Message::Text(text.into()))
         .await
         .map_err(|e| broken(cause(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_pongs_answer_their_own_ping_and_unsolicited_ones_nothing() {
+        let mut pings = Pings::default();
+        assert_eq!(pings.answer(PongPayload::Bare), None, "nothing was asked");
+        let (one, two) = (pings.sent(), pings.sent());
+        assert_eq!((one, two), (1, 2));
+        assert_eq!(pings.answer(PongPayload::Other), None);
+        assert_eq!(pings.answer(PongPayload::Ping(7)), None, "never sent");
+        assert_eq!(pings.answer(PongPayload::Ping(2)).map(|a| a.0), Some(2));
+        assert!(pings.unanswered.is_empty(), "pong 2 answers ping 1 too");
+        let three = pings.sent();
+        // The server has shown it echoes: a bare pong is a heartbeat, not an answer.
+        assert_eq!(pings.answer(PongPayload::Bare), None);
+        assert_eq!(pings.answer(PongPayload::Ping(1)), None, "already answered");
+        assert_eq!(pings.answer(PongPayload::Ping(three)).map(|a| a.0), Some(3));
+    }
+
+    #[test]
+    fn a_server_that_never_echoes_answers_in_order() {
+        let mut pings = Pings::default();
+        pings.sent();
+        pings.sent();
+        assert_eq!(pings.answer(PongPayload::Bare).map(|a| a.0), Some(1));
+        assert_eq!(pings.answer(PongPayload::Bare).map(|a| a.0), Some(2));
+        assert_eq!(pings.answer(PongPayload::Bare), None);
+    }
 }

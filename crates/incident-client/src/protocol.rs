@@ -30,7 +30,18 @@ pub(crate) enum ServerMessage {
         id: String,
     },
     Ping,
-    Pong,
+    Pong(PongPayload),
+}
+
+/// What a `pong` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PongPayload {
+    /// No payload: a server that does not echo ping payloads.
+    Bare,
+    /// The echoed payload of the client's ping number `n`.
+    Ping(u64),
+    /// Something else: not an answer to the client's pings.
+    Other,
 }
 
 /// The envelope every message shares. serde's internally tagged enums cannot hold a `RawValue`,
@@ -161,7 +172,12 @@ impl ServerMessage {
             },
             "complete" => ServerMessage::Complete { id: id()? },
             "ping" => ServerMessage::Ping,
-            "pong" => ServerMessage::Pong,
+            "pong" => ServerMessage::Pong(match envelope.payload {
+                None => PongPayload::Bare,
+                Some(payload) if payload.get() == "null" => PongPayload::Bare,
+                Some(payload) => serde_json::from_str::<PingTag>(payload.get())
+                    .map_or(PongPayload::Other, |tag| PongPayload::Ping(tag.sdk)),
+            }),
             other => {
                 return Err(serde_json::Error::custom(format!(
                     "unknown message type {other:?}"
@@ -186,8 +202,15 @@ pub(crate) fn complete(id: &str) -> String {
     json!({ "type": "complete", "id": id }).to_string()
 }
 
-pub(crate) fn ping() -> String {
-    json!({ "type": "ping" }).to_string()
+/// Ping number `n`: its payload names it, so the pong that echoes it answers this ping only.
+pub(crate) fn ping(n: u64) -> String {
+    json!({ "type": "ping", "payload": { "sdk": n } }).to_string()
+}
+
+/// The payload of the client's pings.
+#[derive(Deserialize)]
+struct PingTag {
+    sdk: u64,
 }
 
 pub(crate) fn pong() -> String {
@@ -217,6 +240,19 @@ mod tests {
             "ConnectionAck"
         );
         assert_eq!(check(r#"{"type":"ping","payload":{}}"#).unwrap(), "Ping");
+        assert_eq!(check(r#"{"type":"pong"}"#).unwrap(), "Pong(Bare)");
+        assert_eq!(
+            check(r#"{"type":"pong","payload":{"sdk":3}}"#).unwrap(),
+            "Pong(Ping(3))"
+        );
+        assert_eq!(
+            check(r#"{"type":"pong","payload":{"x":1}}"#).unwrap(),
+            "Pong(Other)"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&ping(4)).unwrap(),
+            json!({ "type": "ping", "payload": { "sdk": 4 } })
+        );
         assert!(
             check(r#"{"type":"next","id":"1","payload":{"data":null}}"#)
                 .unwrap()

@@ -136,7 +136,10 @@ impl Recovery {
         if let Some(error) = ended {
             warn!(subscription = %id, %error, "the server refuses the catch-up query; ending the stream");
             if let Some(entry) = table.remove(id) {
-                entry.sink.finish(EndReason::CatchUpFailed, Some(error));
+                entry.sink.finish(
+                    EndReason::CatchUpFailed,
+                    Some(Error::CatchUpRefused(Box::new(error))),
+                );
             }
         }
     }

@@ -10,9 +10,9 @@ use tracing::{debug, warn};
 use crate::catchup::{CatchupSpec, incident_in};
 use crate::delivery::Delivery;
 use crate::error::Error;
-use crate::recovery::Recovery;
 use crate::payloads::Payloads;
 use crate::protocol::ServerMessage;
+use crate::recovery::Recovery;
 use crate::stats::StatsInner;
 use crate::subscription::{Buffer, EndReason};
 
@@ -184,13 +184,13 @@ impl Table {
                     entry.sink.finish(EndReason::Completed, None);
                 }
             }
-            ServerMessage::Ping | ServerMessage::Pong | ServerMessage::ConnectionAck => {}
+            ServerMessage::Ping | ServerMessage::Pong(_) | ServerMessage::ConnectionAck => {}
         }
         false
     }
 
-    /// 4400, 4409 and 4500 end the operation that caused them, named in the reason or else the
-    /// one subscribed last; the others are resubscribed after the reconnect.
+    /// 4400, 4409 and 4500 end the operation that caused them, named in the reason (see
+    /// [`named_in`]) or else the one subscribed last; the others are resubscribed after the reconnect.
     pub(crate) fn fail_offender(
         &mut self,
         code: Option<u16>,
@@ -200,11 +200,7 @@ impl Table {
         let Some(code @ (4400 | 4409 | 4500)) = code else {
             return;
         };
-        let named = self
-            .entries
-            .keys()
-            .find(|id| reason.contains(&format!(" {id} ")))
-            .cloned();
+        let named = named_in(reason, self.entries.keys()).cloned();
         let Some(id) = named.or_else(|| last_subscribed.map(str::to_owned)) else {
             return;
         };
@@ -227,5 +223,34 @@ impl Table {
         }
         self.payloads.release_unused();
         self.count();
+    }
+}
+
+/// The subscription a close reason names: graphql-ws (and the dev server) write
+/// `Subscriber for <id> already exists` for 4409. Any other reason names none: an id that only
+/// occurs in its text (`line 1 column 2`) is no evidence.
+fn named_in<'a>(reason: &str, mut ids: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    let named = reason
+        .strip_prefix("Subscriber for ")?
+        .strip_suffix(" already exists")?;
+    ids.find(|id| id.as_str() == named)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_in;
+
+    #[test]
+    fn a_close_reason_names_an_id_only_as_a_whole_word() {
+        let ids: Vec<String> = ["1", "2", "12"].iter().map(|s| s.to_string()).collect();
+        let check = |reason: &str| named_in(reason, ids.iter()).map(String::as_str);
+        assert_eq!(check("Subscriber for 12 already exists"), Some("12"));
+        assert_eq!(check("Subscriber for 2 already exists"), Some("2"));
+        assert_eq!(
+            check("Invalid message: expected value at line 1 column 2"),
+            None
+        );
+        assert_eq!(check("Subscriber for 123 already exists"), None);
+        assert_eq!(check("internal error in subscription 21"), None);
     }
 }

@@ -136,3 +136,140 @@ async fn a_corrupt_state_file_is_an_error_not_an_empty_server() {
         .unwrap_err();
     assert!(error.to_string().contains("state file"), "{error}");
 }
+
+/// A checkpoint just after the incident `title` (opened now, at `severity`).
+fn checkpoint_after(server: &incident_devserver::DevServerHandle, title: &str) -> Checkpoint {
+    let id = open(server, title, ServerSeverity::P4);
+    let created = server.store().get(id.parse().unwrap()).unwrap().created_at;
+    Checkpoint {
+        ids: vec![id.parse().unwrap()],
+        ..Checkpoint::at(created)
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_away_for_12000_incidents_resumes_with_all_of_them() {
+    const AWAY: usize = 12_000;
+    const BUFFER: usize = 64;
+    let server = server().await;
+    let checkpoint = checkpoint_after(&server, "last seen");
+    let severities = [
+        ServerSeverity::P0,
+        ServerSeverity::P1,
+        ServerSeverity::P2,
+        ServerSeverity::P3,
+        ServerSeverity::P4,
+    ];
+    for n in 0..AWAY {
+        open(&server, &format!("away {n}"), severities[n % 5]);
+    }
+    let client = builder(&server)
+        .subscription_buffer(BUFFER)
+        .connect()
+        .await
+        .unwrap();
+    let mut resumed = client.new_incidents_from(None, checkpoint).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut last = None;
+    for _ in 0..AWAY {
+        let incident = next(&mut resumed).await.unwrap();
+        assert!(incident.title.starts_with("away "), "{}", incident.title);
+        assert!(seen.insert(incident.id), "{} twice", incident.title);
+        // Oldest first, ties by id, as the listing is read.
+        let key = (incident.created_at, incident.id);
+        assert!(last < Some(key), "out of order at {}", incident.title);
+        last = Some(key);
+        // Memory stays bounded: the buffer, plus one page, plus what was held live.
+        assert!(
+            resumed.queue_depth() <= 2 * BUFFER + 100,
+            "{}",
+            resumed.queue_depth()
+        );
+    }
+    assert_eq!(seen.len(), AWAY);
+    live(&resumed).await;
+    open(&server, "back", ServerSeverity::P2);
+    assert_eq!(next(&mut resumed).await.unwrap().title, "back");
+    quiet(&mut resumed).await;
+}
+
+#[tokio::test]
+async fn a_catch_up_during_five_seconds_of_503s_delivers_everything_once() {
+    let server = server().await;
+    let client = client(&server).await;
+    let mut new = client.new_incidents(None).unwrap();
+    live(&new).await;
+    open(&server, "before", ServerSeverity::P2);
+    assert_eq!(next(&mut new).await.unwrap().title, "before");
+
+    server.graphql_unavailable(true);
+    let restarting = {
+        let server = server.clone();
+        tokio::spawn(async move { server.restart(std::time::Duration::from_millis(300)).await })
+    };
+    until("the client to notice the restart", || {
+        !client.stats().connected
+    })
+    .await;
+    for n in 0..5 {
+        open(&server, &format!("missed {n}"), ServerSeverity::P2);
+    }
+    restarting.await.unwrap().unwrap();
+    // The catch-up backs off 100 ms, 200 ms, .. 1.6 s: six refusals span about five seconds.
+    let refused = || server.graphql_refused() >= 6;
+    server_sees(&server, "six refused catch-up queries", |_| refused()).await;
+    assert!(new.is_live(), "live again, still catching up");
+    server.graphql_unavailable(false);
+    open(&server, "after", ServerSeverity::P2);
+    let mut titles = Vec::new();
+    for _ in 0..6 {
+        titles.push(next(&mut new).await.unwrap().title);
+    }
+    assert_eq!(
+        titles,
+        [
+            "missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "after"
+        ]
+    );
+    quiet(&mut new).await;
+    assert_eq!(client.stats().gaps, 0);
+}
+
+#[tokio::test]
+async fn an_incident_escalated_while_away_is_delivered_to_the_severity_it_opened_with() {
+    let server = server().await;
+    let checkpoint = checkpoint_after(&server, "last seen");
+    let escalate = |title: &str, from: ServerSeverity| {
+        let id = open(&server, title, from);
+        server
+            .store()
+            .escalate(
+                id.parse().unwrap(),
+                ServerSeverity::P1,
+                "paged".into(),
+                "tests",
+            )
+            .unwrap();
+    };
+    escalate("opened P3, now P1", ServerSeverity::P3);
+    escalate("opened P2, now P1", ServerSeverity::P2);
+    open(&server, "plain P3", ServerSeverity::P3);
+    let client = client(&server).await;
+
+    let mut p3 = client
+        .new_incidents_from(Some(vec![Severity::P3]), checkpoint.clone())
+        .unwrap();
+    let first = next(&mut p3).await.unwrap();
+    assert_eq!(first.title, "opened P3, now P1");
+    assert_eq!(first.severity, Severity::P1, "delivered as it is now");
+    assert_eq!(next(&mut p3).await.unwrap().title, "plain P3");
+    live(&p3).await;
+    quiet(&mut p3).await;
+
+    // Live, `critical_incidents` never saw either: they opened below P1.
+    let mut critical = client.critical_incidents_from(checkpoint).unwrap();
+    live(&critical).await;
+    open(&server, "page", ServerSeverity::P0);
+    assert_eq!(next(&mut critical).await.unwrap().title, "page");
+    quiet(&mut critical).await;
+}

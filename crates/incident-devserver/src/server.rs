@@ -201,6 +201,8 @@ impl DevServerBuilder {
             controls: broadcast::channel(16).0,
             runtime: Arc::new(Runtime {
                 withhold_ack: AtomicBool::new(false),
+                graphql_unavailable: AtomicBool::new(false),
+                graphql_refused: Default::default(),
                 init_timeout: self.init_timeout,
             }),
         };
@@ -415,6 +417,25 @@ impl DevServerHandle {
             .store(withhold, Ordering::SeqCst);
     }
 
+    /// While set, `POST /graphql` answers 503 Service Unavailable (queries, mutations and the
+    /// SDK's catch-up listings alike), as an overloaded server or a failing proxy would.
+    pub fn graphql_unavailable(&self, unavailable: bool) {
+        self.inner
+            .app
+            .runtime
+            .graphql_unavailable
+            .store(unavailable, Ordering::SeqCst);
+    }
+
+    /// How many `POST /graphql` requests were answered 503.
+    pub fn graphql_refused(&self) -> usize {
+        self.inner
+            .app
+            .runtime
+            .graphql_refused
+            .load(Ordering::SeqCst)
+    }
+
     /// The in-memory data and event feed.
     pub fn store(&self) -> &Store {
         &self.inner.app.shared.store
@@ -487,6 +508,9 @@ impl DevServerHandle {
 struct Runtime {
     withhold_ack: AtomicBool,
     init_timeout: Duration,
+    /// While set, `POST /graphql` answers 503; how many it refused.
+    graphql_unavailable: AtomicBool,
+    graphql_refused: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -550,6 +574,14 @@ async fn graphql_http(
     request: GraphQLRequest,
 ) -> Response {
     crate::rest::record_request(&app.shared, &headers);
+    if app.runtime.graphql_unavailable.load(Ordering::SeqCst) {
+        app.runtime.graphql_refused.fetch_add(1, Ordering::SeqCst);
+        return crate::rest::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "the server is overloaded",
+        );
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

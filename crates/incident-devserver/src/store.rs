@@ -444,12 +444,24 @@ impl Store {
                     severity, incident.severity
                 )));
             }
-            incident.timeline.push(event(
+            let mut escalated = event(
                 now,
                 EventType::Escalated,
                 actor,
                 format!("{:?} -> {severity:?}: {reason}", incident.severity),
-            ));
+            );
+            // What it was and became, for readers that filter by the severity it opened with.
+            escalated.metadata = vec![
+                Label {
+                    key: "from".into(),
+                    value: format!("{:?}", incident.severity),
+                },
+                Label {
+                    key: "to".into(),
+                    value: format!("{severity:?}"),
+                },
+            ];
+            incident.timeline.push(escalated);
             incident.severity = severity;
             Ok((IncidentUpdateType::Updated, None))
         })
@@ -543,7 +555,8 @@ impl Store {
         if let Some((field, ascending)) = sort {
             matching.sort_by(|a, b| {
                 let order = match field {
-                    SortField::CreatedAt => a.created_at.cmp(&b.created_at),
+                    // Ties by id, so offset pages stay stable between reads.
+                    SortField::CreatedAt => a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)),
                     SortField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
                     SortField::Severity => a.severity.cmp(&b.severity),
                     SortField::State => a.state.cmp(&b.state),

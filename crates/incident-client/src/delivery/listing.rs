@@ -19,7 +19,8 @@ pub(crate) const SEVERITY_ALIAS: &str = "sdkSeverity";
 pub(crate) const TIMELINE_ALIAS: &str = "sdkTimeline";
 
 /// What the catch-up query adds to the stream's selection.
-pub(crate) const ADDED_SELECTION: &str = "sdkSeverity: severity sdkTimeline: timeline { eventType description metadata { key value } }";
+pub(crate) const ADDED_SELECTION: &str =
+    "sdkSeverity: severity sdkTimeline: timeline { eventType description metadata { key value } }";
 
 /// Reads a listing answer's `data`, wrapping each incident as a `root_field` event payload.
 /// Incidents without an id, a stamp or a severity are skipped (the query selects them all).
@@ -102,7 +103,11 @@ mod tests {
             assert_eq!(opened_with(current, &texts), expected, "{texts:?}");
         };
         check(Severity::P2, &[], Severity::P2);
-        check(Severity::P0, &["P3 -> P1: paged", "P1 -> P0: worse"], Severity::P3);
+        check(
+            Severity::P0,
+            &["P3 -> P1: paged", "P1 -> P0: worse"],
+            Severity::P3,
+        );
         check(Severity::P1, &["P2 ->"], Severity::P2);
         check(Severity::P1, &["unreadable"], Severity::P1);
     }

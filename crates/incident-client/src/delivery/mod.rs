@@ -241,7 +241,13 @@ impl Delivery {
         let mut delivery = Self::new(settings);
         delivery.watermark = Some(at);
         for id in delivered {
-            delivery.seen.insert(Key { created: at, id: *id }, at);
+            delivery.seen.insert(
+                Key {
+                    created: at,
+                    id: *id,
+                },
+                at,
+            );
         }
         delivery.due = true;
         delivery
@@ -388,7 +394,11 @@ impl Delivery {
                 // The newest incident now, or none yet: everything after it is new to this stream.
                 // Live events held meanwhile are after the start too: a consumer that saves the
                 // start as its checkpoint and restarts reads them again.
-                let held = self.held.iter().filter_map(|(_, key)| key.map(|k| k.created)).min();
+                let held = self
+                    .held
+                    .iter()
+                    .filter_map(|(_, key)| key.map(|k| k.created))
+                    .min();
                 let newest = page.incidents.first().map_or(0, |i| i.key.created);
                 let at = held.map_or(newest, |held| held.min(newest));
                 self.watermark = Some(at);

@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use incident_schema::{Severity, Uuid};
 
-use super::{Action, Delivery, Failure, Key, Listed, Micros, PAGE_SIZE, Page, Phase, Query, Settings};
+use super::{
+    Action, Delivery, Failure, Key, Listed, Micros, PAGE_SIZE, Page, Phase, Query, Settings,
+};
 use crate::checkpoint::{Checkpoint, Progress};
 use crate::error::Error;
 
@@ -96,7 +98,11 @@ fn hostile(rng: &mut fastrand::Rng) -> Faults {
             _ => Some(&[Severity::P3]),
         },
         no_date: rng.u8(0..4) == 0,
-        burst: if rng.u8(0..5) == 0 { rng.u32(0..400) } else { 0 },
+        burst: if rng.u8(0..5) == 0 {
+            rng.u32(0..400)
+        } else {
+            0
+        },
     }
 }
 
@@ -137,8 +143,9 @@ fn run_case(
 }
 
 fn fxhash(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -306,7 +313,13 @@ impl World {
 
     fn create_incident(&mut self) {
         let stamp = self.server_micros() + self.rng.i64(0..1_000);
-        const LEVELS: [Severity; 5] = [Severity::P0, Severity::P1, Severity::P2, Severity::P3, Severity::P4];
+        const LEVELS: [Severity; 5] = [
+            Severity::P0,
+            Severity::P1,
+            Severity::P2,
+            Severity::P3,
+            Severity::P4,
+        ];
         let level = self.rng.usize(0..5);
         let opened = LEVELS[level].clone();
         let mut escalations = Vec::new();
@@ -315,7 +328,10 @@ impl World {
             let first = self.rng.usize(0..level);
             escalations.push((opened.clone(), LEVELS[first].clone()));
             if first > 0 && self.rng.bool() {
-                escalations.push((LEVELS[first].clone(), LEVELS[self.rng.usize(0..first)].clone()));
+                escalations.push((
+                    LEVELS[first].clone(),
+                    LEVELS[self.rng.usize(0..first)].clone(),
+                ));
             }
         }
         let delay = if self.faults.commit_delay == 0 {
@@ -324,7 +340,10 @@ impl World {
             self.rng.u64(0..=self.faults.commit_delay)
         };
         let commit_at = self.now + delay;
-        self.commits.entry(commit_at).or_default().push(self.store.len());
+        self.commits
+            .entry(commit_at)
+            .or_default()
+            .push(self.store.len());
         self.store.push(Incident {
             key: Key {
                 created: stamp,
@@ -471,7 +490,8 @@ impl World {
         self.connections += 1;
         let registered_at = self.now + self.rng.u64(1..40);
         let confirm_at = registered_at + self.rng.u64(1..40);
-        let closes_at = (self.faults.token_lifetime > 0).then(|| self.now + self.faults.token_lifetime);
+        let closes_at =
+            (self.faults.token_lifetime > 0).then(|| self.now + self.faults.token_lifetime);
         let mut inbox = VecDeque::new();
         inbox.push_back((confirm_at, ToClient::Confirm));
         // The handshake's `Date`: whole seconds, rounded down, of the server's clock.
@@ -530,10 +550,17 @@ impl World {
         while let Some(action) = self.delivery.poll_action() {
             if std::env::var_os("SIM_TRACE").is_some() {
                 let shown = match &action {
-                    Action::Deliver { key, recovered, .. } => format!("deliver {key:?} recovered={recovered}"),
+                    Action::Deliver { key, recovered, .. } => {
+                        format!("deliver {key:?} recovered={recovered}")
+                    }
                     other => format!("{other:?}"),
                 };
-                eprintln!("{:>6} ms p{} {:?}: {shown}", self.now, self.process, self.delivery.phase());
+                eprintln!(
+                    "{:>6} ms p{} {:?}: {shown}",
+                    self.now,
+                    self.process,
+                    self.delivery.phase()
+                );
             }
             match action {
                 Action::Fetch { request, query } => {
@@ -571,7 +598,10 @@ impl World {
                     if recovered {
                         let key = key.expect("recovered incidents are keyed");
                         // Commits out of stamp order can land behind a pass's cursor.
-                        if let Some(last) = self.last_recovered.filter(|_| self.faults.commit_delay == 0) {
+                        if let Some(last) = self
+                            .last_recovered
+                            .filter(|_| self.faults.commit_delay == 0)
+                        {
                             assert!(
                                 key > last,
                                 "seed {}: recovered incidents out of order",
@@ -599,9 +629,12 @@ impl World {
                         if self.required_from.is_none() {
                             self.required_from = Some(at.max(self.last_registered));
                         }
-                        let start = Checkpoint::at(key_time(Key { created: at, id: Uuid::nil() }));
-                        self.consumer.progress = Progress::new(start.clone())
-                            .with_overlap(super::DEFAULT_OVERLAP);
+                        let start = Checkpoint::at(key_time(Key {
+                            created: at,
+                            id: Uuid::nil(),
+                        }));
+                        self.consumer.progress =
+                            Progress::new(start.clone()).with_overlap(super::DEFAULT_OVERLAP);
                         self.consumer.saved = Some(start);
                     }
                 }
@@ -635,7 +668,9 @@ impl World {
                 break;
             };
             self.take(item);
-            if self.consumer.awaiting_room && self.consumer.queue.len() * 2 <= self.settings.capacity {
+            if self.consumer.awaiting_room
+                && self.consumer.queue.len() * 2 <= self.settings.capacity
+            {
                 self.consumer.awaiting_room = false;
                 let depth = self.consumer.queue.len();
                 self.delivery.on_room(self.client_now(), depth);
@@ -685,16 +720,30 @@ impl World {
     fn check_outcome(&self) {
         let seed = self.seed;
         let required_from = self.required_from.expect("the client connected");
-        assert_ne!(self.delivery.phase(), Phase::Ended, "seed {seed}: ended after the faults stopped");
-        assert!(self.consumer.queue.is_empty(), "seed {seed}: the consumer did not drain");
+        assert_ne!(
+            self.delivery.phase(),
+            Phase::Ended,
+            "seed {seed}: ended after the faults stopped"
+        );
+        assert!(
+            self.consumer.queue.is_empty(),
+            "seed {seed}: the consumer did not drain"
+        );
         let mut missing = Vec::new();
         for incident in &self.store {
             let required = incident.key.created >= required_from
-                && self.faults.severities.is_none_or(|s| s.contains(&incident.opened));
+                && self
+                    .faults
+                    .severities
+                    .is_none_or(|s| s.contains(&incident.opened));
             if required && !self.taken.contains_key(&incident.key.id) {
                 missing.push(incident.key);
             }
-            if !self.faults.severities.is_none_or(|s| s.contains(&incident.opened)) {
+            if !self
+                .faults
+                .severities
+                .is_none_or(|s| s.contains(&incident.opened))
+            {
                 assert!(
                     !self.taken.contains_key(&incident.key.id),
                     "seed {seed}: an incident opened as {:?} was delivered to {:?}",
@@ -842,8 +891,10 @@ fn sim_escalated_while_away_is_delivered_to_the_severity_it_opened_with() {
         escalation: 0.7,
         disconnect: 0.001,
         outage: 0.0003,
-        severities: [Some(&[Severity::P3][..]), Some(&[Severity::P0, Severity::P1][..])]
-            [rng.usize(0..2)],
+        severities: [
+            Some(&[Severity::P3][..]),
+            Some(&[Severity::P0, Severity::P1][..]),
+        ][rng.usize(0..2)],
         ..CALM
     });
 }
