@@ -99,10 +99,11 @@ async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallibl
 /// How long-running commands (`watch`, `relay`) reconnect: forever unless `--max-attempts`,
 /// with delays growing to 30 s. A daemon outlasts an outage; the attempts are logged.
 pub(crate) fn daemon_policy(max_attempts: Option<u32>) -> ReconnectPolicy {
-    let mut policy = ReconnectPolicy::default();
-    policy.max_attempts = max_attempts;
-    policy.max_delay = std::time::Duration::from_secs(30);
-    policy
+    ReconnectPolicy {
+        max_attempts,
+        max_delay: std::time::Duration::from_secs(30),
+        ..ReconnectPolicy::default()
+    }
 }
 
 /// A client for `url` with the global settings; with `wait`, it waits for a server that is not

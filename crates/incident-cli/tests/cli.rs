@@ -658,6 +658,39 @@ async fn a_checkpointed_watch_survives_sigkill_with_nothing_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_refused_catch_up_exits_5_and_keeps_the_checkpoint_before_the_hole() {
+    let server = DevServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bot.checkpoint");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let args = ["watch", "new", "--json", "--checkpoint", file_arg.as_str()];
+    let mut watch = Running::start(incident(&server, &args));
+    settle(&server, &["newIncidents"]).await;
+    open(&server, "printed", Severity::P3);
+    let printed = watch.json_line().await;
+    assert_eq!(printed["event"]["title"], "printed");
+
+    // The server stops accepting the listing query; the watcher reconnects and must catch up.
+    server.graphql_refusing(true);
+    server.drop_all();
+    open(&server, "missed", Severity::P3);
+    let status = tokio::time::timeout(WAIT, watch.child.wait())
+        .await
+        .expect("the watcher to exit")
+        .unwrap();
+    assert_eq!(status.code(), Some(5), "exit code for a refused catch-up");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["ids"], serde_json::json!([printed["event"]["id"]]));
+
+    // Once the server answers again, a rerun resumes before the hole.
+    server.graphql_refusing(false);
+    let mut rerun = Running::start(incident(&server, &args));
+    assert_eq!(rerun.json_line().await["event"]["title"], "missed");
+    let output = rerun.interrupt().await;
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_corrupt_checkpoint_or_an_unresumable_stream_is_bad_usage() {
     let server = DevServer::builder().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -243,7 +243,7 @@ impl IncidentClient {
                     checkpoint: progress,
                     item: std::marker::PhantomData,
                 };
-                (Some((spec, delivery)), Some(delivered))
+                (Some(Box::new((spec, delivery))), Some(delivered))
             }
             (None, _) => (None, None),
         };

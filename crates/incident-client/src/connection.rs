@@ -53,7 +53,8 @@ pub(crate) enum Command {
         id: String,
         payload: Arc<str>,
         sink: Arc<Buffer>,
-        catchup: Option<(CatchupSpec, Delivery)>,
+        /// Boxed: most subscriptions are not caught up, and commands stay small.
+        catchup: Option<Box<(CatchupSpec, Delivery)>>,
     },
     Unsubscribe {
         id: String,
@@ -322,7 +323,7 @@ impl Supervisor {
                 catchup,
             }) => {
                 self.table
-                    .insert(id.clone(), payload.clone(), sink, catchup);
+                    .insert(id.clone(), payload.clone(), sink, catchup.map(|c| *c));
                 let Some(link) = link else {
                     // Sent with the others once connected.
                     return Flow::Continue;

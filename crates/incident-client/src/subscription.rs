@@ -191,52 +191,50 @@ impl<T> Stream for Subscription<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         this.buffer.waker.register(cx.waker());
-        loop {
-            let mut state = this.buffer.lock();
-            if state.dropped_pending > 0 {
-                let dropped = std::mem::take(&mut state.dropped_pending);
-                return Poll::Ready(Some(Err(Error::Lagged { dropped })));
-            }
-            let Some(item) = state.items.pop_front() else {
-                return if state.end.is_some() {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
-                };
-            };
-            let ask_for_room = state.awaiting_room && state.items.len() <= this.buffer.capacity / 2;
-            if ask_for_room {
-                state.awaiting_room = false;
-            }
-            drop(state);
-            if ask_for_room {
-                // The connection task fetches the next page of what was set aside.
-                let _ = this.commands.send(Command::Room {
-                    id: this.id.clone(),
-                });
-            }
-            let queued = match item {
-                Ok(queued) => queued,
-                Err(error) => return Poll::Ready(Some(Err(error))),
-            };
-            let value = match queued.payload.decode(&this.decode) {
-                Ok(value) => value,
-                Err(error) => return Poll::Ready(Some(Err(error))),
-            };
-            if let Some(delivered) = this.catchup.as_mut()
-                && let Some(key) = queued.key
-            {
-                // The machine deduplicated; the checkpoint moves with what the consumer takes.
-                if let Some(created) = chrono::DateTime::from_timestamp_micros(key.created) {
-                    delivered.checkpoint.advance(key.id, created);
-                }
-                if queued.recovered {
-                    this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            this.buffer.metrics.delivered(queued.recovered);
-            return Poll::Ready(Some(Ok(value)));
+        let mut state = this.buffer.lock();
+        if state.dropped_pending > 0 {
+            let dropped = std::mem::take(&mut state.dropped_pending);
+            return Poll::Ready(Some(Err(Error::Lagged { dropped })));
         }
+        let Some(item) = state.items.pop_front() else {
+            return if state.end.is_some() {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        };
+        let ask_for_room = state.awaiting_room && state.items.len() <= this.buffer.capacity / 2;
+        if ask_for_room {
+            state.awaiting_room = false;
+        }
+        drop(state);
+        if ask_for_room {
+            // The connection task fetches the next page of what was set aside.
+            let _ = this.commands.send(Command::Room {
+                id: this.id.clone(),
+            });
+        }
+        let queued = match item {
+            Ok(queued) => queued,
+            Err(error) => return Poll::Ready(Some(Err(error))),
+        };
+        let value = match queued.payload.decode(&this.decode) {
+            Ok(value) => value,
+            Err(error) => return Poll::Ready(Some(Err(error))),
+        };
+        if let Some(delivered) = this.catchup.as_mut()
+            && let Some(key) = queued.key
+        {
+            // The machine deduplicated; the checkpoint moves with what the consumer takes.
+            if let Some(created) = chrono::DateTime::from_timestamp_micros(key.created) {
+                delivered.checkpoint.advance(key.id, created);
+            }
+            if queued.recovered {
+                this.buffer.stats.caught_up.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        this.buffer.metrics.delivered(queued.recovered);
+        Poll::Ready(Some(Ok(value)))
     }
 }
 

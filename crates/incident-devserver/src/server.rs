@@ -202,6 +202,7 @@ impl DevServerBuilder {
             runtime: Arc::new(Runtime {
                 withhold_ack: AtomicBool::new(false),
                 graphql_unavailable: AtomicBool::new(false),
+                graphql_refusing: AtomicBool::new(false),
                 graphql_refused: Default::default(),
                 init_timeout: self.init_timeout,
             }),
@@ -427,7 +428,17 @@ impl DevServerHandle {
             .store(unavailable, Ordering::SeqCst);
     }
 
-    /// How many `POST /graphql` requests were answered 503.
+    /// While set, `POST /graphql` answers every query with a GraphQL error (HTTP 200, `data:
+    /// null`), as a server that no longer accepts a query would: retrying cannot help.
+    pub fn graphql_refusing(&self, refusing: bool) {
+        self.inner
+            .app
+            .runtime
+            .graphql_refusing
+            .store(refusing, Ordering::SeqCst);
+    }
+
+    /// How many `POST /graphql` requests were answered 503 or refused.
     pub fn graphql_refused(&self) -> usize {
         self.inner
             .app
@@ -510,6 +521,8 @@ struct Runtime {
     init_timeout: Duration,
     /// While set, `POST /graphql` answers 503; how many it refused.
     graphql_unavailable: AtomicBool,
+    /// While set, `POST /graphql` answers every query with a GraphQL error.
+    graphql_refusing: AtomicBool,
     graphql_refused: std::sync::atomic::AtomicUsize,
 }
 
@@ -581,6 +594,14 @@ async fn graphql_http(
             "UNAVAILABLE",
             "the server is overloaded",
         );
+    }
+    if app.runtime.graphql_refusing.load(Ordering::SeqCst) {
+        app.runtime.graphql_refused.fetch_add(1, Ordering::SeqCst);
+        let refused = serde_json::json!({
+            "data": null,
+            "errors": [{ "message": "this query is not accepted" }],
+        });
+        return axum::Json(refused).into_response();
     }
     let authorization = headers
         .get(header::AUTHORIZATION)
