@@ -23,6 +23,8 @@ pub(crate) struct CatchupSpec {
     /// The listing query: the operation's own selection, so the incidents it finds decode into
     /// the operation's type (see [`crate::custom_catchup`]).
     pub(crate) query: Arc<str>,
+    /// The operation's own variables that its selection uses, passed with every listing query.
+    pub(crate) variables: serde_json::Map<String, Value>,
 }
 
 /// The incident a `newIncidents`/`criticalIncidents` payload names, if it names one.

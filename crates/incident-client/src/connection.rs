@@ -398,6 +398,16 @@ impl Supervisor {
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let pong_timeout = self.config.pong_timeout;
         loop {
+            // Streams whose catch-up the server refused have ended: stop their subscriptions.
+            for id in self.recovery.take_ended() {
+                if let Err(error) = link.send(protocol::complete(&id)).await {
+                    self.lost_at = link.last_heard_at();
+                    return Outcome::Lost {
+                        healthy: healthy(link, &self.config),
+                        error,
+                    };
+                }
+            }
             let pong_deadline = link.pong_deadline(pong_timeout);
             let lost = tokio::select! {
                 read = link.read() => self.on_read(link, read).await,
@@ -481,7 +491,7 @@ impl Supervisor {
                 Some((answered, rtt)) => {
                     self.metrics.ping_rtt(rtt);
                     self.table
-                        .confirmed(answered, link.server_date, &mut self.recovery);
+                        .confirmed(answered, link.server_now(), &mut self.recovery);
                 }
                 None => debug!("ignoring a pong the client did not ask for"),
             },

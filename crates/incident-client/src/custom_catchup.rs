@@ -88,22 +88,62 @@ pub(crate) fn spec_for(payload: &str) -> Result<CatchupSpec> {
     // The selection without its closing brace, then what the machine reads and removes.
     let selection = query[span.start..span.end].trim_end();
     let selection = selection.strip_suffix('}').unwrap_or(selection);
+    let fragments: Vec<String> = document
+        .fragments()
+        .map(|fragment| {
+            let span = fragment.selection_set_span();
+            format!(
+                "fragment {} on {} {}",
+                fragment.name(),
+                fragment.type_condition(),
+                &query[span.start..span.end]
+            )
+        })
+        .collect();
+    // The operation's variables that the selection (or a fragment) uses come along, declared
+    // as the operation declares them, with the values it was sent with.
+    let mut declared = String::new();
+    let mut variables = serde_json::Map::new();
+    for definition in operation.variable_definitions() {
+        let name = definition.name();
+        let used =
+            uses_variable(selection, name) || fragments.iter().any(|f| uses_variable(f, name));
+        if !used {
+            continue;
+        }
+        if matches!(name, "pagination" | "sort") {
+            return Err(unsupported(format!(
+                "the selection uses ${name}, a name the catch-up query needs for itself"
+            )));
+        }
+        declared.push_str(&format!(", ${name}: {}", definition.ty()));
+        if let Some(value) = payload["variables"].get(name) {
+            variables.insert(name.to_owned(), value.clone());
+        }
+    }
     let mut catchup = format!(
-        "query CatchUp($pagination: PaginationInput, $sort: IncidentSortInput) {{ incidents(pagination: $pagination, sort: $sort) {{ incidents {selection} {ADDED_SELECTION} }} pageInfo {{ totalPages }} }} }}"
+        "query CatchUp($pagination: PaginationInput, $sort: IncidentSortInput{declared}) {{ incidents(pagination: $pagination, sort: $sort) {{ incidents {selection} {ADDED_SELECTION} }} pageInfo {{ totalPages }} }} }}"
     );
-    for fragment in document.fragments() {
-        let span = fragment.selection_set_span();
-        catchup.push_str(&format!(
-            "\nfragment {} on {} {}",
-            fragment.name(),
-            fragment.type_condition(),
-            &query[span.start..span.end]
-        ));
+    for fragment in fragments {
+        catchup.push('\n');
+        catchup.push_str(&fragment);
     }
     Ok(CatchupSpec {
         root_field,
         severities,
         query: Arc::from(catchup),
+        variables,
+    })
+}
+
+/// Whether GraphQL `text` refers to variable `$name` (not to a longer name that starts with it).
+fn uses_variable(text: &str, name: &str) -> bool {
+    let needle = format!("${name}");
+    text.match_indices(&needle).any(|(at, _)| {
+        !text[at + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
     })
 }
 
@@ -242,6 +282,25 @@ mod tests {
             "{query}"
         );
         cynic_parser::parse_executable_document(query).unwrap();
+    }
+
+    #[test]
+    fn variables_the_selection_uses_come_along() {
+        let spec = spec(
+            "subscription Mine($severities: [Severity!], $withLabels: Boolean!, $withLabelsToo: Int) { newIncidents(severities: $severities) { id createdAt labels @include(if: $withLabels) { key } } }",
+            json!({ "severities": ["P1"], "withLabels": true, "withLabelsToo": 3 }),
+        )
+        .unwrap();
+        assert!(
+            spec.query.starts_with(
+                "query CatchUp($pagination: PaginationInput, $sort: IncidentSortInput, $withLabels: Boolean!) {"
+            ),
+            "{}",
+            spec.query
+        );
+        assert_eq!(spec.variables.len(), 1);
+        assert_eq!(spec.variables["withLabels"], json!(true));
+        cynic_parser::parse_executable_document(&spec.query).unwrap();
     }
 
     #[test]

@@ -147,6 +147,13 @@ impl Link {
         Ok(self.pings.sent())
     }
 
+    /// The server's clock now, from its handshake `Date` and the time since (rounded down to the
+    /// second by the header, so never ahead of it), in Unix microseconds.
+    pub(crate) fn server_now(&self) -> Option<i64> {
+        let since = self.since.elapsed().as_micros() as i64;
+        self.server_date.map(|date| date + since)
+    }
+
     /// Records a `pong`; see [`Pings::answer`].
     pub(crate) fn pong(&mut self, pong: PongPayload) -> Option<(u64, Duration)> {
         self.pings.answer(pong)

@@ -37,6 +37,8 @@ pub(crate) struct Recovery {
     epoch: Instant,
     /// `(when, subscription)` in the machines' milliseconds.
     timers: BTreeSet<(u64, String)>,
+    /// Subscriptions ended since the connection task last asked (it sends their `complete`).
+    ended: Vec<String>,
 }
 
 impl Recovery {
@@ -46,7 +48,13 @@ impl Recovery {
             http,
             epoch: Instant::now(),
             timers: BTreeSet::new(),
+            ended: Vec::new(),
         }
+    }
+
+    /// The subscriptions ended since the last call.
+    pub(crate) fn take_ended(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ended)
     }
 
     /// The machines' time now.
@@ -135,6 +143,7 @@ impl Recovery {
         }
         if let Some(error) = ended {
             warn!(subscription = %id, %error, "the server refuses the catch-up query; ending the stream");
+            self.ended.push(id.to_owned());
             if let Some(entry) = table.remove(id) {
                 entry.sink.finish(
                     EndReason::CatchUpFailed,
@@ -170,10 +179,16 @@ async fn list(http: &HttpClient, spec: &CatchupSpec, query: Query) -> Result<Pag
         Query::Page(page) => (page, PAGE_SIZE, "ASC"),
         Query::Newest => (0, 1, "DESC"),
     };
-    let variables = json!({
-        "pagination": { "page": page, "pageSize": size },
-        "sort": { "field": "CREATED_AT", "order": order },
-    });
+    let mut variables = spec.variables.clone();
+    variables.insert(
+        "pagination".into(),
+        json!({ "page": page, "pageSize": size }),
+    );
+    variables.insert(
+        "sort".into(),
+        json!({ "field": "CREATED_AT", "order": order }),
+    );
+    let variables = serde_json::Value::Object(variables);
     match http.execute_document(&spec.query, variables).await {
         Ok(data) => Ok(listing::page_of(&data, spec.root_field)),
         Err(error) if is_permanent(&error) => Err(Failure::Permanent(error)),

@@ -23,21 +23,21 @@ pub(crate) const ADDED_SELECTION: &str =
     "sdkSeverity: severity sdkTimeline: timeline { eventType description metadata { key value } }";
 
 /// Reads a listing answer's `data`, wrapping each incident as a `root_field` event payload.
-/// Incidents without an id, a stamp or a severity are skipped (the query selects them all).
+/// Incidents without an id or a stamp are skipped (the query selects them), though counted:
+/// a page is full by what the server listed.
 pub(crate) fn page_of(data: &Value, root_field: &str) -> Page {
     let connection = &data["incidents"];
     let total_pages = connection["pageInfo"]["totalPages"].as_i64().unwrap_or(0) as i32;
-    let incidents = connection["incidents"]
+    let all = connection["incidents"]
         .as_array()
-        .map(|incidents| {
-            incidents
-                .iter()
-                .filter_map(|incident| listed(incident.clone(), root_field))
-                .collect()
-        })
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
+    let incidents = all
+        .iter()
+        .filter_map(|incident| listed(incident.clone(), root_field))
+        .collect();
     Page {
         incidents,
+        listed: all.len(),
         total_pages,
     }
 }
@@ -50,7 +50,10 @@ fn listed(mut incident: Value, root_field: &str) -> Option<Listed> {
         .ok()?
         .timestamp_micros();
     let object = incident.as_object_mut()?;
-    let current: Severity = object.remove(SEVERITY_ALIAS)?.as_str()?.parse().ok()?;
+    // A severity this SDK does not know: only a stream without a severity filter takes it.
+    let current: Option<Severity> = object
+        .remove(SEVERITY_ALIAS)
+        .and_then(|s| s.as_str().and_then(|s| s.parse().ok()));
     let timeline = object.remove(TIMELINE_ALIAS).unwrap_or_default();
     let escalations: Vec<String> = timeline
         .as_array()
@@ -61,7 +64,10 @@ fn listed(mut incident: Value, root_field: &str) -> Option<Listed> {
         .collect();
     Some(Listed {
         key: Key { created, id },
-        opened: opened_with(current, &escalations),
+        opened: match current {
+            Some(current) => Some(opened_with(current, &escalations)),
+            None => escalations.first().and_then(|text| opened_from(text)),
+        },
         payload: payload_for(root_field, incident),
     })
 }
@@ -86,9 +92,13 @@ fn escalated_from(event: &Value) -> String {
 pub(crate) fn opened_with(current: Severity, escalations: &[String]) -> Severity {
     escalations
         .first()
-        .and_then(|text| text.split("->").next())
-        .and_then(|from| from.trim().parse().ok())
+        .and_then(|text| opened_from(text))
         .unwrap_or(current)
+}
+
+/// The `FROM` of an escalation's `"FROM -> TO"`.
+fn opened_from(text: &str) -> Option<Severity> {
+    text.split("->").next()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -129,9 +139,9 @@ mod tests {
         }});
         let page = page_of(&data, "newIncidents");
         assert_eq!(page.total_pages, 7);
-        assert_eq!(page.incidents.len(), 1);
+        assert_eq!((page.incidents.len(), page.listed), (1, 2));
         let listed = &page.incidents[0];
-        assert_eq!(listed.opened, Severity::P3);
+        assert_eq!(listed.opened, Some(Severity::P3));
         assert_eq!(listed.key.created % 1_000_000, 791_139);
         let payload: Value = serde_json::from_str(listed.payload.as_str()).unwrap();
         assert_eq!(

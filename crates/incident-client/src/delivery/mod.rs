@@ -37,7 +37,7 @@ mod seen;
 #[cfg(test)]
 mod sim;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use incident_schema::{Severity, Uuid};
@@ -66,15 +66,19 @@ pub(crate) struct Key {
 #[derive(Debug, Clone)]
 pub(crate) struct Listed {
     pub(crate) key: Key,
-    /// The severity it was opened with (before any escalation).
-    pub(crate) opened: Severity,
+    /// The severity it was opened with (before any escalation); `None` for one this SDK does
+    /// not know, which only a stream without a severity filter delivers.
+    pub(crate) opened: Option<Severity>,
     pub(crate) payload: RawPayload,
 }
 
 /// One page of the listing, oldest first (by `createdAt`, then id).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Page {
+    /// The incidents that could be read (an id and a stamp).
     pub(crate) incidents: Vec<Listed>,
+    /// How many the page held, read or not: a full page means there may be more.
+    pub(crate) listed: usize,
     pub(crate) total_pages: i32,
 }
 
@@ -181,20 +185,26 @@ pub(crate) struct Delivery {
     /// The newest stamp delivered, or where the stream started; `None` until the server said.
     watermark: Option<Micros>,
     seen: Seen,
-    /// Live events received while not live, in arrival order.
+    /// Live events received while not live and not yet delivered, in arrival order. A catch-up
+    /// delivers (or drops, if it listed them) those its reading has passed.
     held: VecDeque<(RawPayload, Option<Key>)>,
-    /// The incidents in `held` that the catch-up has not delivered (the dedup memory may have
-    /// forgotten an old held one by the time a long catch-up ends).
-    held_ids: HashSet<Uuid, foldhash::fast::RandomState>,
-    /// Live events were dropped from `held`: the catch-up must read once more before going live.
-    held_overflowed: bool,
+    /// The oldest stamp in `held` (or older): the dedup memory keeps what was delivered since, so
+    /// a held event is not delivered again however far a catch-up has read meanwhile.
+    held_floor: Option<Micros>,
+    /// A live event was dropped because `held` was full: the listing must be read again from its
+    /// stamp (the oldest such) before the stream goes live.
+    reread_from: Option<Micros>,
     /// Whether `subscribe` is confirmed on the current connection.
     confirmed: bool,
     /// A catch-up is due once confirmed: after a reconnect, a resume or a refill.
     due: bool,
     cursor: Cursor,
-    /// Where this catch-up reads from (`watermark - overlap` when it began).
+    /// Where this catch-up reads from.
     from: Micros,
+    /// The newest listed incident this catch-up has read.
+    last_read: Option<Key>,
+    /// Caught up, waiting for the consumer to make room before the held events follow.
+    live_on_room: bool,
     /// The request whose answer is awaited; answers to others are stale.
     in_flight: Option<u64>,
     requests: u64,
@@ -202,7 +212,7 @@ pub(crate) struct Delivery {
     failures: u32,
     /// A retry is scheduled for this time.
     retry_at: Option<u64>,
-    /// The next page waits for the consumer to make room.
+    /// The next step waits for the consumer to make room.
     awaiting_room: bool,
     /// Items queued for the consumer, as the driver last reported plus what was delivered since.
     depth: usize,
@@ -213,17 +223,19 @@ impl Delivery {
     /// A stream that starts now: the first confirmation's server time is its start.
     pub(crate) fn new(settings: Settings) -> Self {
         Self {
-            seen: Seen::new(settings.overlap),
+            seen: Seen::new(),
             settings,
             phase: Phase::Waiting,
             watermark: None,
             held: VecDeque::new(),
-            held_ids: HashSet::default(),
-            held_overflowed: false,
+            held_floor: None,
+            reread_from: None,
             confirmed: false,
             due: false,
             cursor: LOCATE,
             from: Micros::MIN,
+            last_read: None,
+            live_on_room: false,
             in_flight: None,
             requests: 0,
             failures: 0,
@@ -246,7 +258,7 @@ impl Delivery {
                     created: at,
                     id: *id,
                 },
-                at,
+                at.saturating_sub(1),
             );
         }
         delivery.due = true;
@@ -282,7 +294,8 @@ impl Delivery {
     }
 
     /// The server confirmed the subscription (the pong to a ping sent after `subscribe`).
-    /// `server_now` is the server's clock as the connection's handshake reported it, if it did.
+    /// `server_now` is the server's clock as the connection's handshake reported it (plus the
+    /// time since), if it did.
     pub(crate) fn on_confirmed(&mut self, server_now: Option<Micros>, now: u64, depth: usize) {
         if self.phase == Phase::Ended || self.confirmed {
             return;
@@ -304,7 +317,7 @@ impl Delivery {
                 }
             }
         }
-        if self.due {
+        if self.due || self.reread_from.is_some() {
             self.start_catch_up(now);
         } else if self.phase != Phase::CatchingUp {
             self.go_live();
@@ -330,15 +343,15 @@ impl Delivery {
         match self.phase {
             Phase::Ended => {}
             Phase::Live => match key {
+                // Not an incident (an error payload): nothing to catch up, delivered as it is.
                 None => self.deliver(payload, None, false),
                 Some(key) if self.seen.contains(&key) => {}
                 Some(key) if self.depth >= self.settings.capacity => {
                     // Set aside, not lost: a refill reads it back from the listing.
-                    let _ = key;
+                    self.reread(key.created);
                     self.phase = Phase::CatchingUp;
                     self.begin();
-                    self.awaiting_room = true;
-                    self.actions.push_back(Action::AwaitRoom);
+                    self.wait_for_room();
                 }
                 Some(key) => self.deliver(payload, Some(key), false),
             },
@@ -353,7 +366,12 @@ impl Delivery {
             return;
         }
         self.awaiting_room = false;
-        if self.phase == Phase::CatchingUp {
+        if self.phase != Phase::CatchingUp {
+            return;
+        }
+        if self.live_on_room {
+            self.go_live();
+        } else {
             self.next_query(now);
         }
     }
@@ -388,19 +406,25 @@ impl Delivery {
             Err(Failure::Permanent(error)) => return self.end(error),
             Err(Failure::Transient) => return self.retry_later(now),
         };
-        self.failures = 0;
         match self.phase {
             Phase::Probing => {
-                // The newest incident now, or none yet: everything after it is new to this stream.
-                // Live events held meanwhile are after the start too: a consumer that saves the
-                // start as its checkpoint and restarts reads them again.
+                if page.incidents.is_empty() && page.listed > 0 {
+                    // The newest incident could not be read: ask again later.
+                    return self.retry_later(now);
+                }
+                self.failures = 0;
+                // The newest incident now, or none yet: everything after it is new to this
+                // stream. Live events held or dropped meanwhile are after the start too: a
+                // consumer that saves the start as its checkpoint and restarts reads them again.
                 let held = self
                     .held
                     .iter()
-                    .filter_map(|(_, key)| key.map(|k| k.created))
-                    .min();
-                let newest = page.incidents.first().map_or(0, |i| i.key.created);
-                let at = held.map_or(newest, |held| held.min(newest));
+                    .filter_map(|(_, key)| key.map(|k| k.created));
+                let at = held
+                    .chain(self.reread_from)
+                    .chain(page.incidents.first().map(|i| i.key.created))
+                    .min()
+                    .unwrap_or(0);
                 self.watermark = Some(at);
                 self.actions.push_back(Action::Started { at });
                 self.phase = Phase::Waiting;
@@ -409,7 +433,10 @@ impl Delivery {
                     self.on_confirmed(None, now, depth);
                 }
             }
-            Phase::CatchingUp => self.on_catch_up_page(page, now),
+            Phase::CatchingUp => {
+                self.failures = 0;
+                self.on_catch_up_page(page, now)
+            }
             Phase::Waiting | Phase::Live | Phase::Ended => {}
         }
     }
@@ -444,31 +471,38 @@ impl Delivery {
         self.next_query(now);
     }
 
-    /// Delivers what a page holds that the consumer has not had, then asks for the next one, or
-    /// hands over to live delivery at the end of the listing.
+    /// Delivers what a page holds that the consumer has not had (and the held live events its
+    /// reading has passed), then asks for the next one, or hands over to live delivery at the
+    /// end of the listing.
     fn read_page(&mut self, page: Page, now: u64) {
         let Cursor::Reading { page: number } = self.cursor else {
             return;
         };
-        let full = page.incidents.len() >= PAGE_SIZE;
+        let full = page.listed >= PAGE_SIZE;
+        if let Some(last) = page.incidents.last() {
+            self.last_read = self.last_read.max(Some(last.key));
+        }
         for listed in page.incidents {
             if listed.key.created < self.from || self.seen.contains(&listed.key) {
                 continue;
             }
             if let Some(severities) = &self.settings.severities
-                && !severities.contains(&listed.opened)
+                && !listed
+                    .opened
+                    .is_some_and(|opened| severities.contains(&opened))
             {
                 continue;
             }
             self.deliver(listed.payload, Some(listed.key), true);
         }
+        self.release_passed();
         if full {
             self.cursor = Cursor::Reading { page: number + 1 };
             return self.next_query(now);
         }
         // The end of the listing: everything committed before this page was read is delivered.
-        if self.held_overflowed {
-            // Live events were dropped meanwhile: read once more from the new watermark.
+        if self.reread_from.is_some() {
+            // Live events were dropped meanwhile: read once more from the oldest of them.
             self.begin();
             return self.next_query(now);
         }
@@ -481,16 +515,54 @@ impl Delivery {
         self.go_live();
     }
 
-    /// Delivers the held live events (those not delivered by the catch-up) and goes live.
+    /// Delivers the held live events the catch-up's reading has passed that it did not deliver
+    /// itself (committed behind it, out of stamp order), and forgets those it delivered.
+    fn release_passed(&mut self) {
+        let Some(last) = self.last_read else {
+            return;
+        };
+        let held = std::mem::take(&mut self.held);
+        self.held_floor = None;
+        for (payload, key) in held {
+            match key {
+                Some(key) if key <= last => {
+                    if !self.seen.contains(&key) {
+                        self.deliver(payload, Some(key), false);
+                    }
+                }
+                key => {
+                    if let Some(key) = key {
+                        let floor = self.held_floor.map_or(key.created, |f| f.min(key.created));
+                        self.held_floor = Some(floor);
+                    }
+                    self.held.push_back((payload, key));
+                }
+            }
+        }
+    }
+
+    /// Delivers the held live events (those not delivered by the catch-up) and goes live, once
+    /// the consumer has room for them.
     fn go_live(&mut self) {
+        if !self.held.is_empty() && self.depth * 2 > self.settings.capacity {
+            self.phase = Phase::CatchingUp;
+            self.live_on_room = true;
+            self.wait_for_room();
+            return;
+        }
+        self.live_on_room = false;
         self.phase = Phase::Live;
         while let Some((payload, key)) = self.held.pop_front() {
             match key {
-                Some(key) if !self.held_ids.remove(&key.id) || self.seen.contains(&key) => {}
+                Some(key) if self.seen.contains(&key) => {}
                 key => self.deliver(payload, key, false),
             }
         }
-        self.held_ids.clear();
+        self.held_floor = None;
+        if let Some(watermark) = self.watermark {
+            let overlap = self.settings.overlap.as_micros() as Micros;
+            self.seen.forget_before(watermark.saturating_sub(overlap));
+        }
     }
 
     fn start_catch_up(&mut self, now: u64) {
@@ -500,16 +572,18 @@ impl Delivery {
         self.next_query(now);
     }
 
-    /// A catch-up from the watermark, less the overlap.
+    /// A catch-up from the watermark less the overlap, or from the oldest dropped live event.
     fn begin(&mut self) {
         let overlap = self.settings.overlap.as_micros() as Micros;
-        self.from = self
+        let from = self
             .watermark
             .map_or(Micros::MIN, |w| w.saturating_sub(overlap));
+        self.from = self.reread_from.take().map_or(from, |r| r.min(from));
         self.cursor = LOCATE;
+        self.last_read = None;
+        self.live_on_room = false;
         self.in_flight = None;
         self.retry_at = None;
-        self.held_overflowed = false;
     }
 
     /// Asks for the catch-up's next page, once the consumer has room and no retry is pending.
@@ -518,18 +592,22 @@ impl Delivery {
         if self.in_flight.is_some() || self.retry_at.is_some() || self.awaiting_room {
             return;
         }
+        if self.depth * 2 > self.settings.capacity {
+            // Every page may deliver: the consumer makes room first.
+            return self.wait_for_room();
+        }
         let page = match self.cursor {
             Cursor::Locating { probe, .. } => probe,
-            Cursor::Reading { page } => {
-                if self.depth * 2 > self.settings.capacity {
-                    self.awaiting_room = true;
-                    self.actions.push_back(Action::AwaitRoom);
-                    return;
-                }
-                page
-            }
+            Cursor::Reading { page } => page,
         };
         self.fetch(Query::Page(page));
+    }
+
+    fn wait_for_room(&mut self) {
+        if !self.awaiting_room {
+            self.awaiting_room = true;
+            self.actions.push_back(Action::AwaitRoom);
+        }
     }
 
     fn fetch(&mut self, query: Query) {
@@ -554,6 +632,11 @@ impl Delivery {
         self.actions.push_back(Action::Wake { at });
     }
 
+    /// The listing must be read again from `stamp` before the stream goes live.
+    fn reread(&mut self, stamp: Micros) {
+        self.reread_from = Some(self.reread_from.map_or(stamp, |r| r.min(stamp)));
+    }
+
     fn hold(&mut self, payload: RawPayload, key: Option<Key>) {
         if key.is_some_and(|key| self.seen.contains(&key)) {
             // Delivered already (a page read it before its live event came).
@@ -561,22 +644,31 @@ impl Delivery {
         }
         if self.held.len() < self.settings.capacity {
             if let Some(key) = key {
-                self.held_ids.insert(key.id);
+                self.held_floor = Some(self.held_floor.map_or(key.created, |f| f.min(key.created)));
             }
             self.held.push_back((payload, key));
-        } else {
-            self.held_overflowed = true;
+        } else if let Some(key) = key {
+            // Dropped, not lost: the listing has it, and is read again from its stamp.
+            self.reread(key.created);
+            if self.phase != Phase::CatchingUp {
+                self.due = true;
+            }
         }
     }
 
     fn deliver(&mut self, payload: RawPayload, key: Option<Key>, recovered: bool) {
         if let Some(key) = key {
-            if recovered {
-                self.held_ids.remove(&key.id);
-            }
             let watermark = self.watermark.map_or(key.created, |w| w.max(key.created));
             self.watermark = Some(watermark);
-            self.seen.insert(key, watermark);
+            // Remember back to where the listing may be read again.
+            let overlap = self.settings.overlap.as_micros() as Micros;
+            let horizon = watermark.saturating_sub(overlap);
+            let horizon = self
+                .reread_from
+                .into_iter()
+                .chain(self.held_floor)
+                .fold(horizon, Micros::min);
+            self.seen.insert(key, horizon);
         }
         self.depth += 1;
         self.actions.push_back(Action::Deliver {
@@ -589,7 +681,7 @@ impl Delivery {
     fn end(&mut self, error: Error) {
         self.phase = Phase::Ended;
         self.held.clear();
-        self.held_ids.clear();
+        self.held_floor = None;
         self.actions.push_back(Action::End(error));
     }
 }

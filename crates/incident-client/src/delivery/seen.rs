@@ -1,8 +1,8 @@
 //! The dedup memory of a caught-up stream: every incident delivered that a catch-up may read
-//! again, that is, stamped within the overlap before the watermark (and any newer).
+//! again: stamped within the overlap before the watermark (or since a dropped live event that
+//! the listing is read again for), and any newer.
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::Duration;
 
 use incident_schema::Uuid;
 
@@ -13,15 +13,13 @@ use super::{Key, Micros};
 pub(crate) struct Seen {
     ids: HashSet<Uuid, foldhash::fast::RandomState>,
     by_stamp: BTreeSet<Key>,
-    overlap: Micros,
 }
 
 impl Seen {
-    pub(crate) fn new(overlap: Duration) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             ids: HashSet::default(),
             by_stamp: BTreeSet::new(),
-            overlap: overlap.as_micros() as Micros,
         }
     }
 
@@ -29,12 +27,17 @@ impl Seen {
         self.ids.contains(&key.id)
     }
 
-    /// Remembers `key`, and forgets what no catch-up from `watermark` reads again.
-    pub(crate) fn insert(&mut self, key: Key, watermark: Micros) {
+    /// Remembers `key`, and forgets what was stamped before `horizon` (no catch-up reads it
+    /// again).
+    pub(crate) fn insert(&mut self, key: Key, horizon: Micros) {
         if self.ids.insert(key.id) {
             self.by_stamp.insert(key);
         }
-        let horizon = watermark.saturating_sub(self.overlap);
+        self.forget_before(horizon);
+    }
+
+    /// Forgets what was stamped before `horizon`.
+    pub(crate) fn forget_before(&mut self, horizon: Micros) {
         while let Some(oldest) = self.by_stamp.first().copied() {
             if oldest.created >= horizon {
                 break;

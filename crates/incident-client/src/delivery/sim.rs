@@ -526,12 +526,16 @@ impl World {
         let total = visible.len();
         let listed = |i: &Incident| Listed {
             key: i.key,
-            opened: super::listing::opened_with(current_severity(i), &escalation_texts(i)),
+            opened: Some(super::listing::opened_with(
+                current_severity(i),
+                &escalation_texts(i),
+            )),
             payload: payload(i.key),
         };
         match response.query {
             Query::Newest => Ok(Page {
                 incidents: visible.last().map(|i| listed(i)).into_iter().collect(),
+                listed: total.min(1),
                 total_pages: total as i32,
             }),
             Query::Page(page) => {
@@ -539,6 +543,7 @@ impl World {
                 let end = (start + PAGE_SIZE).min(total);
                 Ok(Page {
                     incidents: visible[start..end].iter().map(|i| listed(i)).collect(),
+                    listed: end - start,
                     total_pages: total.div_ceil(PAGE_SIZE) as i32,
                 })
             }
@@ -960,6 +965,31 @@ fn sim_token_expiry_reconnects_lose_nothing() {
 }
 
 #[test]
+fn sim_steady_traffic_during_long_catch_ups_into_small_buffers() {
+    run_case("steady_flood", schedules() / 5, |rng| Faults {
+        incidents: rng.u32(600..1_500),
+        commit_delay: rng.u64(0..3_000),
+        capacity: rng.usize(2..24),
+        pause: 0.0015,
+        disconnect: 0.0003,
+        crash: 0.0001,
+        ..CALM
+    });
+}
+
+#[test]
+fn sim_a_slow_start_without_a_date_on_a_stable_connection() {
+    run_case("slow_start", schedules() / 5, |rng| Faults {
+        incidents: rng.u32(100..600),
+        no_date: true,
+        http_failure: 0.8,
+        capacity: rng.usize(2..16),
+        ..CALM
+    });
+}
+
+#[test]
 fn sim_hostile_schedules() {
     run_case("hostile", schedules() * 5, hostile);
+    // With the other cases: 10,900 schedules at the default 1,000.
 }
