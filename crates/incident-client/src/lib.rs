@@ -31,10 +31,13 @@
 //! - Subscriptions are [`Subscription`] streams sharing one supervised connection: reconnect with
 //!   backoff and jitter, a fresh token on every connect, `connection_ack` timeout, keepalive that
 //!   detects half-open sockets, and resubscription, all without the caller doing anything.
-//! - No silent data loss: `new_incidents` and `critical_incidents` catch up on what was created
-//!   while the connection was down, and refetch what a slow consumer's full buffer set aside;
-//!   the other streams yield [`Error::Gap`] (with its [`GapWindow`]) and [`Error::Lagged`] with a
-//!   count instead. Never a stalled socket.
+//! - No silent data loss: `new_incidents`, `critical_incidents` and `subscribe_caught_up` catch
+//!   up on what was created while the connection was down (once the server has confirmed the
+//!   subscription, with failed pages retried), and read back what a slow consumer's full buffer
+//!   set aside, with bounded memory; a delivery state machine without I/O decides it all, tested
+//!   by a deterministic fault simulator (`docs/delivery.md`). The other streams yield
+//!   [`Error::Gap`] (with its [`GapWindow`]) and [`Error::Lagged`] with a count instead. Never a
+//!   stalled socket.
 //! - The connection task only frames and routes: each event is queued as a slice of the frame it
 //!   came in and decoded (and, for caught-up streams, deduplicated) on the task that polls the
 //!   [`Subscription`]. On a multi-threaded runtime decoding runs in parallel with reading the socket;

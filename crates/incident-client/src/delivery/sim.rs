@@ -8,7 +8,7 @@
 //! invariant checker asserts that every incident the stream must deliver was delivered, none
 //! twice within a process (and at most one more per crash), and the memory bounds held.
 //!
-//! `cargo test -p incident-client sim` runs 10,000 schedules; a failure prints its seed, and
+//! `cargo test -p incident-client sim` runs 10,900 schedules; a failure prints its seed, and
 //! `SIM_SEED=<seed> cargo test -p incident-client sim` replays exactly that one (every case
 //! runs it with its own faults). `SIM_SCHEDULES=<n>` changes how many each case runs.
 
