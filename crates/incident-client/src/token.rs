@@ -1,44 +1,80 @@
 //! Where the client gets its JWT.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::BoxError;
 
-/// A bearer token. Its `Debug` never shows the secret.
+/// A bearer token, and when it expires. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub struct Token {
+    jwt: String,
+    expires_at: Option<SystemTime>,
+}
 
 impl Token {
-    /// Wraps a JWT.
+    /// Wraps a JWT. Its expiry is read from its `exp` claim, if it has one.
     pub fn new(jwt: impl Into<String>) -> Self {
-        Self(jwt.into())
+        let jwt = jwt.into();
+        let expires_at = jwt_expiry(&jwt);
+        Self { jwt, expires_at }
+    }
+
+    /// Wraps a token that expires at `expires_at` (whatever its own claims say).
+    pub fn with_expiry(token: impl Into<String>, expires_at: SystemTime) -> Self {
+        Self {
+            jwt: token.into(),
+            expires_at: Some(expires_at),
+        }
     }
 
     /// The JWT itself.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.jwt
+    }
+
+    /// When it expires: as its provider said, or its `exp` claim (read, not verified); `None`
+    /// when neither says.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
     }
 }
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
+        f.debug_struct("Token")
+            .field("jwt", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
 impl From<String> for Token {
     fn from(jwt: String) -> Self {
-        Self(jwt)
+        Self::new(jwt)
     }
 }
 
 impl From<&str> for Token {
     fn from(jwt: &str) -> Self {
-        Self(jwt.to_owned())
+        Self::new(jwt)
     }
+}
+
+/// The `exp` claim of a JWT (`header.claims.signature`, base64url), without verifying it.
+fn jwt_expiry(jwt: &str) -> Option<SystemTime> {
+    use base64::Engine;
+    let claims = jwt.split('.').nth(1)?;
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&claims).ok()?;
+    let exp = claims["exp"].as_f64()?;
+    (exp >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(exp))
 }
 
 type TokenFuture = Pin<Box<dyn Future<Output = Result<Token, BoxError>> + Send>>;
@@ -72,10 +108,126 @@ impl TokenProvider {
         })
     }
 
+    /// A provider that reads the token from `path` every time it is asked: on every connect
+    /// and after the server rejected one, the way Kubernetes clients read a projected
+    /// service-account token that is rewritten as it rotates. Surrounding whitespace is ignored;
+    /// a missing or empty file is an error naming the path (never the contents).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        let path: Arc<Path> = Arc::from(path.into());
+        Self::new(move || {
+            let path = path.clone();
+            async move {
+                let text = tokio::fs::read_to_string(&path)
+                    .await
+                    .map_err(|e| format!("reading the token file {}: {e}", path.display()))?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(format!("the token file {} is empty", path.display()).into());
+                }
+                Ok::<_, BoxError>(Token::new(token))
+            }
+        })
+    }
+
+    /// A provider that runs `program` with `args` and reads the token from what it prints,
+    /// like kubeconfig `exec` plugins and AWS `credential_process`: either the token alone, or
+    /// JSON `{"token": "...", "expiresAt": "<RFC 3339>"}`. The token is cached and reused until
+    /// shortly before it expires (10% of its remaining lifetime, at least a second, before; a
+    /// token with no known expiry is fetched anew every time). The command must finish within
+    /// the client's token timeout ([`crate::IncidentClientBuilder::token_timeout`]); if it fails,
+    /// the error carries its exit status and the end of its stderr (never its stdout).
+    pub fn command<I, S>(program: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let command = Arc::new(TokenCommand {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            cached: tokio::sync::Mutex::new(None),
+        });
+        Self::new(move || {
+            let command = command.clone();
+            async move { command.token().await }
+        })
+    }
+
     /// Asks for a token.
     pub async fn token(&self) -> Result<Token, BoxError> {
         (self.0)().await
     }
+}
+
+/// The program behind [`TokenProvider::command`], and its last token.
+struct TokenCommand {
+    program: String,
+    args: Vec<String>,
+    /// The token, and when to stop reusing it.
+    cached: tokio::sync::Mutex<Option<(Token, SystemTime)>>,
+}
+
+impl TokenCommand {
+    async fn token(&self) -> Result<Token, BoxError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && SystemTime::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let output = tokio::process::Command::new(&self.program)
+            .args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| format!("running the token command {:?}: {e}", self.program))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = stderr.trim();
+            // The end of stderr says why; a runaway one is cut.
+            let tail: String = stderr.chars().rev().take(500).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(format!(
+                "the token command {:?} failed ({}): {tail}",
+                self.program, output.status
+            )
+            .into());
+        }
+        let token = parse_command_output(&output.stdout)
+            .map_err(|why| format!("the token command {:?} {why}", self.program))?;
+        *cached = token.expires_at().map(|at| (token.clone(), reuse_until(at)));
+        Ok(token)
+    }
+}
+
+/// A command's stdout as a token: JSON with `token` (and `expiresAt`), or the token alone.
+fn parse_command_output(stdout: &[u8]) -> Result<Token, String> {
+    let text = std::str::from_utf8(stdout).map_err(|_| "printed something that is not UTF-8")?;
+    let text = text.trim();
+    if text.starts_with('{') {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Printed {
+            token: String,
+            expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let printed: Printed = serde_json::from_str(text)
+            .map_err(|e| format!("printed JSON without a string `token` (and an RFC 3339 `expiresAt`): {e}"))?;
+        return Ok(match printed.expires_at {
+            Some(at) => Token::with_expiry(printed.token, at.into()),
+            None => Token::new(printed.token),
+        });
+    }
+    if text.is_empty() || text.contains(char::is_whitespace) {
+        return Err("printed no token (one line, or JSON with `token`)".into());
+    }
+    Ok(Token::new(text))
+}
+
+/// Until when a token that expires at `at` is reused: 10% of its remaining lifetime (at least
+/// a second) before.
+fn reuse_until(at: SystemTime) -> SystemTime {
+    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+    at - (left / 10).max(Duration::from_secs(1)).min(left)
 }
 
 impl fmt::Debug for TokenProvider {
@@ -91,8 +243,72 @@ mod tests {
     #[test]
     fn tokens_never_show_in_debug() {
         let token = Token::new("eyJhbGciOiJIUzI1NiJ9.secret.sig");
-        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+        assert!(!format!("{token:?}").contains("secret"), "{token:?}");
+        assert!(format!("{token:?}").contains("<redacted>"));
         assert!(!format!("{:?}", TokenProvider::fixed(token)).contains("secret"));
+    }
+
+    fn jwt(claims: serde_json::Value) -> String {
+        use base64::Engine;
+        let encode = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!("{}.{}.sig", encode(serde_json::json!({"alg": "HS256"})), encode(claims))
+    }
+
+    #[test]
+    fn a_jwts_expiry_is_its_exp_claim() {
+        let token = Token::new(jwt(serde_json::json!({ "sub": "a", "exp": 2_000_000_000 })));
+        assert_eq!(token.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000)));
+        assert_eq!(Token::new(jwt(serde_json::json!({ "sub": "a" }))).expires_at(), None);
+        assert_eq!(Token::new("opaque").expires_at(), None);
+        let at = UNIX_EPOCH + Duration::from_secs(5);
+        assert_eq!(Token::with_expiry("opaque", at).expires_at(), Some(at));
+    }
+
+    #[test]
+    fn command_output_is_a_token_or_json() {
+        let plain = parse_command_output(b"  abc.def.ghi\n").unwrap();
+        assert_eq!(plain.expose(), "abc.def.ghi");
+        let json = parse_command_output(br#"{"token":"t0k","expiresAt":"2030-01-01T00:00:00Z"}"#).unwrap();
+        assert_eq!(json.expose(), "t0k");
+        assert_eq!(json.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000)));
+        for bad in [&b""[..], b"two words", br#"{"expiresAt":"2030-01-01T00:00:00Z"}"#, b"{nope"] {
+            let error = parse_command_output(bad).unwrap_err();
+            assert!(!error.contains("t0k"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_file_is_read_on_every_ask() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let provider = TokenProvider::file(&path);
+        let error = provider.token().await.unwrap_err().to_string();
+        assert!(error.contains("token"), "{error}");
+        std::fs::write(&path, "first\n").unwrap();
+        assert_eq!(provider.token().await.unwrap().expose(), "first");
+        std::fs::write(&path, "second").unwrap();
+        assert_eq!(provider.token().await.unwrap().expose(), "second");
+        std::fs::write(&path, " \n").unwrap();
+        assert!(provider.token().await.unwrap_err().to_string().contains("empty"));
+    }
+
+    #[tokio::test]
+    async fn a_token_command_is_cached_until_shortly_before_expiry_and_failures_carry_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        let script = format!(
+            "echo x >> {count}; printf '{{\"token\":\"t-%s\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}}' $(wc -l < {count})",
+            count = count.display()
+        );
+        let provider = TokenProvider::command("sh", ["-c", script.as_str()]);
+        assert_eq!(provider.token().await.unwrap().expose(), "t-1");
+        assert_eq!(provider.token().await.unwrap().expose(), "t-1", "cached");
+        let failing = TokenProvider::command("sh", ["-c", "echo s3cret; echo 'vault is sealed' >&2; exit 3"]);
+        let error = failing.token().await.unwrap_err().to_string();
+        assert!(error.contains("vault is sealed"), "{error}");
+        assert!(!error.contains("s3cret"), "stdout never shows: {error}");
     }
 }
 
@@ -103,11 +319,11 @@ pub(crate) struct TokenSource {
     provider: TokenProvider,
     current: Arc<std::sync::Mutex<Option<Token>>>,
     /// How long the provider may take.
-    timeout: std::time::Duration,
+    timeout: Duration,
 }
 
 impl TokenSource {
-    pub(crate) fn new(provider: TokenProvider, timeout: std::time::Duration) -> Self {
+    pub(crate) fn new(provider: TokenProvider, timeout: Duration) -> Self {
         Self {
             provider,
             current: Arc::default(),

@@ -201,6 +201,12 @@ pub(crate) struct Delivery {
     cursor: Cursor,
     /// Where this catch-up reads from.
     from: Micros,
+    /// This catch-up reads again what was delivered since this stamp (a dropped live event's, or
+    /// the watermark's when the connection went): the dedup memory keeps everything since.
+    protect_from: Option<Micros>,
+    /// When the subscription was first confirmed (the driver's milliseconds): a start read from
+    /// the server's clock later is moved back to then.
+    first_confirmed: Option<u64>,
     /// The newest listed incident this catch-up has read.
     last_read: Option<Key>,
     /// Caught up, waiting for the consumer to make room before the held events follow.
@@ -234,6 +240,8 @@ impl Delivery {
             due: false,
             cursor: LOCATE,
             from: Micros::MIN,
+            protect_from: None,
+            first_confirmed: None,
             last_read: None,
             live_on_room: false,
             in_flight: None,
@@ -302,11 +310,13 @@ impl Delivery {
         }
         self.confirmed = true;
         self.depth = depth;
+        let first = *self.first_confirmed.get_or_insert(now);
         if self.watermark.is_none() {
             match server_now {
                 Some(at) => {
-                    self.watermark = Some(at);
-                    self.actions.push_back(Action::Started { at });
+                    // The server's time at the first confirmation, if this is a later one.
+                    let at = at.saturating_sub(now.saturating_sub(first) as Micros * 1_000);
+                    self.start_at(at);
                 }
                 None => {
                     if self.phase != Phase::Probing {
@@ -332,6 +342,12 @@ impl Delivery {
         }
         self.confirmed = false;
         self.due = true;
+        // What is committed from now until the next confirmation has no live event: the
+        // catch-up after it reads from here, however far a pass still running reads meanwhile.
+        if let Some(watermark) = self.watermark {
+            let overlap = self.settings.overlap.as_micros() as Micros;
+            self.reread(watermark.saturating_sub(overlap));
+        }
         if self.phase == Phase::Live {
             self.phase = Phase::Waiting;
         }
@@ -425,8 +441,7 @@ impl Delivery {
                     .chain(page.incidents.first().map(|i| i.key.created))
                     .min()
                     .unwrap_or(0);
-                self.watermark = Some(at);
-                self.actions.push_back(Action::Started { at });
+                self.start_at(at);
                 self.phase = Phase::Waiting;
                 if self.confirmed {
                     self.confirmed = false;
@@ -521,8 +536,10 @@ impl Delivery {
         let Some(last) = self.last_read else {
             return;
         };
+        // The old floor stands while they are delivered: each delivery trims the dedup memory,
+        // and the rest are checked against it.
         let held = std::mem::take(&mut self.held);
-        self.held_floor = None;
+        let mut floor: Option<Micros> = None;
         for (payload, key) in held {
             match key {
                 Some(key) if key <= last => {
@@ -532,18 +549,30 @@ impl Delivery {
                 }
                 key => {
                     if let Some(key) = key {
-                        let floor = self.held_floor.map_or(key.created, |f| f.min(key.created));
-                        self.held_floor = Some(floor);
+                        floor = Some(floor.map_or(key.created, |f| f.min(key.created)));
                     }
                     self.held.push_back((payload, key));
                 }
             }
         }
+        self.held_floor = floor;
     }
 
     /// Delivers the held live events (those not delivered by the catch-up) and goes live, once
     /// the consumer has room for them.
     fn go_live(&mut self) {
+        if !self.confirmed {
+            // The connection went meanwhile: a catch-up is due once the next is confirmed.
+            self.phase = Phase::Waiting;
+            self.live_on_room = false;
+            return;
+        }
+        if self.reread_from.is_some() {
+            // A live event was dropped while waiting: read the listing again from it first.
+            self.phase = Phase::CatchingUp;
+            self.begin();
+            return self.next_query(0);
+        }
         if !self.held.is_empty() && self.depth * 2 > self.settings.capacity {
             self.phase = Phase::CatchingUp;
             self.live_on_room = true;
@@ -551,6 +580,7 @@ impl Delivery {
             return;
         }
         self.live_on_room = false;
+        self.protect_from = None;
         self.phase = Phase::Live;
         while let Some((payload, key)) = self.held.pop_front() {
             match key {
@@ -578,7 +608,8 @@ impl Delivery {
         let from = self
             .watermark
             .map_or(Micros::MIN, |w| w.saturating_sub(overlap));
-        self.from = self.reread_from.take().map_or(from, |r| r.min(from));
+        self.protect_from = self.reread_from.take();
+        self.from = self.protect_from.map_or(from, |r| r.min(from));
         self.cursor = LOCATE;
         self.last_read = None;
         self.live_on_room = false;
@@ -632,6 +663,13 @@ impl Delivery {
         self.actions.push_back(Action::Wake { at });
     }
 
+    /// The stream starts at `at` (a server stamp).
+    fn start_at(&mut self, at: Micros) {
+        let at = self.held_floor.map_or(at, |floor| floor.min(at));
+        self.watermark = Some(at);
+        self.actions.push_back(Action::Started { at });
+    }
+
     /// The listing must be read again from `stamp` before the stream goes live.
     fn reread(&mut self, stamp: Micros) {
         self.reread_from = Some(self.reread_from.map_or(stamp, |r| r.min(stamp)));
@@ -642,17 +680,55 @@ impl Delivery {
             // Delivered already (a page read it before its live event came).
             return;
         }
-        if self.held.len() < self.settings.capacity {
-            if let Some(key) = key {
-                self.held_floor = Some(self.held_floor.map_or(key.created, |f| f.min(key.created)));
+        let behind = matches!((key, self.last_read), (Some(key), Some(last)) if key <= last);
+        if behind && self.depth < self.settings.capacity {
+            // Committed behind a catch-up's reading (out of stamp order): no page will list it.
+            // Delivered now, so the consumer's checkpoint cannot pass it first.
+            return self.deliver(payload, key, false);
+        }
+        if self.held.len() >= self.settings.capacity {
+            // Full: one event ahead of the reading makes room (the listing is read again from its
+            // stamp, which no checkpoint has passed), or, with none, this one is dropped.
+            let ahead = self
+                .held
+                .iter()
+                .enumerate()
+                .filter_map(|(at, (_, k))| k.filter(|k| Some(*k) > self.last_read).map(|k| (k, at)))
+                .max();
+            match ahead {
+                Some((evicted, _)) if !behind && key.is_some_and(|k| k > evicted) => {
+                    // The newest is the one to drop.
+                    if let Some(key) = key {
+                        self.reread(key.created);
+                    }
+                    return self.make_due();
+                }
+                Some((evicted, at)) => {
+                    self.held.remove(at);
+                    self.reread(evicted.created);
+                    self.make_due();
+                }
+                // Behind the reading, with a deep queue and every held event behind it too: a
+                // burst of commits out of order. Delivered beyond the bound rather than risked.
+                None if behind => return self.deliver(payload, key, false),
+                None => {
+                    if let Some(key) = key {
+                        self.reread(key.created);
+                    }
+                    return self.make_due();
+                }
             }
-            self.held.push_back((payload, key));
-        } else if let Some(key) = key {
-            // Dropped, not lost: the listing has it, and is read again from its stamp.
-            self.reread(key.created);
-            if self.phase != Phase::CatchingUp {
-                self.due = true;
-            }
+        }
+        if let Some(key) = key {
+            self.held_floor = Some(self.held_floor.map_or(key.created, |f| f.min(key.created)));
+        }
+        self.held.push_back((payload, key));
+    }
+
+    /// Outside a catch-up, a dropped live event makes one due.
+    fn make_due(&mut self) {
+        if self.phase != Phase::CatchingUp {
+            self.due = true;
         }
     }
 
@@ -667,6 +743,7 @@ impl Delivery {
                 .reread_from
                 .into_iter()
                 .chain(self.held_floor)
+                .chain(self.protect_from)
                 .fold(horizon, Micros::min);
             self.seen.insert(key, horizon);
         }
