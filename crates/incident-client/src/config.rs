@@ -66,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) wait_for_server: bool,
     /// How much of the listing before its watermark a catch-up reads again.
     pub(crate) catch_up_overlap: Duration,
+    /// Replace the connection before its token expires.
+    pub(crate) rotate: bool,
 }
 
 /// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).

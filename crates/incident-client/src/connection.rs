@@ -44,6 +44,11 @@ use crate::subscription::{Buffer, EndReason};
 use crate::table::Table;
 use crate::telemetry::ConnectionMetrics;
 
+#[path = "rotation.rs"]
+mod rotation;
+
+use rotation::{Rotation, Side};
+
 /// The most messages handled in one go before the connection task yields.
 const BATCH: usize = 64;
 
@@ -108,6 +113,8 @@ pub(crate) struct Supervisor {
     metrics: ConnectionMetrics,
     /// When the last connection last heard from the server: where a gap starts.
     lost_at: chrono::DateTime<chrono::Utc>,
+    /// While a next connection is open (rotating): frames for it too (subscribes, completes).
+    next_outbox: Option<Vec<String>>,
 }
 
 impl Supervisor {
@@ -129,6 +136,7 @@ impl Supervisor {
             state,
             metrics: ConnectionMetrics::new(),
             lost_at: chrono::Utc::now(),
+            next_outbox: None,
         }
     }
 
@@ -324,6 +332,9 @@ impl Supervisor {
             }) => {
                 self.table
                     .insert(id.clone(), payload.clone(), sink, catchup.map(|c| *c));
+                if let Some(outbox) = self.next_outbox.as_mut() {
+                    outbox.push(protocol::subscribe(&id, &payload));
+                }
                 let Some(link) = link else {
                     // Sent with the others once connected.
                     return Flow::Continue;
@@ -353,6 +364,9 @@ impl Supervisor {
             }
             Some(Command::Unsubscribe { id }) => {
                 let removed = self.table.remove(&id).is_some();
+                if let Some(outbox) = self.next_outbox.as_mut().filter(|_| removed) {
+                    outbox.push(protocol::complete(&id));
+                }
                 match link {
                     Some(link) if removed => match link.send(protocol::complete(&id)).await {
                         Ok(()) => Flow::Continue,
@@ -397,6 +411,8 @@ impl Supervisor {
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let pong_timeout = self.config.pong_timeout;
+        let mut rotation = Rotation::new(link, self.config.rotate);
+        let mut opening: Option<rotation::Opening> = None;
         loop {
             // Streams whose catch-up the server refused have ended: stop their subscriptions.
             for id in self.recovery.take_ended() {
@@ -408,9 +424,13 @@ impl Supervisor {
                     };
                 }
             }
+            self.flush_next(&mut rotation).await;
+            rotation.settle();
             let pong_deadline = link.pong_deadline(pong_timeout);
+            let rotate_at = rotation.start_at();
+            let next_pong_deadline = rotation.next_pong_deadline(pong_timeout);
             let lost = tokio::select! {
-                read = link.read() => self.on_read(link, read).await,
+                read = link.read() => self.on_read(link, read, &mut rotation).await,
                 wake = self.next_wake() => match self.on_wake(wake, Some(link)).await {
                     Flow::Continue => None,
                     Flow::Stop => return Outcome::Stopped,
@@ -423,6 +443,48 @@ impl Supervisor {
                     warn!(timeout = ?pong_timeout, "no pong from the server; the connection is half-open");
                     Some(link.lost(message(format!("no pong within {pong_timeout:?}"))))
                 },
+                // Rotation: open the next connection before the token expires, read it, switch.
+                () = sleep_until(rotate_at), if rotate_at.is_some() => {
+                    info!("the token expires soon: opening the next connection with a fresh one");
+                    self.set_state(ConnectionState::Rotating { since: link.since_wall });
+                    opening = Some(rotation.open(self.config.clone()));
+                    None
+                },
+                opened = rotation::opened(&mut opening), if opening.is_some() => {
+                    self.on_next_connected(link, &mut rotation, opened).await;
+                    if !rotation.has_next() {
+                        self.set_state(ConnectionState::Connected { since: link.since_wall });
+                    }
+                    None
+                },
+                read = rotation.read_next(), if rotation.has_next() => {
+                    self.on_next_read(link, &mut rotation, read).await
+                },
+                () = sleep_until(next_pong_deadline), if next_pong_deadline.is_some() => {
+                    self.next_outbox = None;
+                    rotation.abandon(&"no pong on the next connection");
+                    self.set_state(ConnectionState::Connected { since: link.since_wall });
+                    None
+                },
+            };
+            if !rotation.busy() && matches!(*self.state.borrow(), ConnectionState::Rotating { .. })
+            {
+                self.set_state(ConnectionState::Connected {
+                    since: link.since_wall,
+                });
+            }
+            let take_over = lost
+                .as_ref()
+                .is_some_and(|error| Supervisor::can_take_over(&rotation, error));
+            if take_over {
+                // The current connection closed after the next one was confirmed: everything
+                // it sent was read, and the next one has every subscription.
+                info!("the connection closed while rotating; the next one takes over");
+            }
+            let lost = if rotation.switch_due() || take_over {
+                self.switch(link, &mut rotation).await.err()
+            } else {
+                lost
             };
             if let Some(error) = lost {
                 self.lost_at = link.last_heard_at();
@@ -438,7 +500,12 @@ impl Supervisor {
     /// without going back through the `select!`; after a full batch it yields, so a consumer on
     /// the same thread decodes what was queued before more is read, and the queue (and the
     /// memory it churns) stays small. Returns the error that ends the connection, if any.
-    async fn on_read(&mut self, link: &mut Link, mut read: Result<Read>) -> Option<Error> {
+    async fn on_read(
+        &mut self,
+        link: &mut Link,
+        mut read: Result<Read>,
+        rotation: &mut Rotation,
+    ) -> Option<Error> {
         use futures::FutureExt;
         if let Ok(Read::Message(_)) = read {
             link.heard();
@@ -449,7 +516,7 @@ impl Supervisor {
         loop {
             match read {
                 Ok(Read::Message(message)) => {
-                    if let Err(error) = self.on_message(link, message, now).await {
+                    if let Err(error) = self.on_message(link, message, now, rotation).await {
                         return Some(error);
                     }
                     handled += 1;
@@ -484,6 +551,7 @@ impl Supervisor {
         link: &mut Link,
         message: ServerMessage,
         now: f64,
+        rotation: &mut Rotation,
     ) -> Result<()> {
         match message {
             ServerMessage::Ping => link.send(protocol::pong()).await?,
@@ -492,9 +560,16 @@ impl Supervisor {
                     self.metrics.ping_rtt(rtt);
                     self.table
                         .confirmed(answered, link.server_now(), &mut self.recovery);
+                    rotation.current_answered(answered);
                 }
                 None => debug!("ignoring a pong the client did not ask for"),
             },
+            ServerMessage::Next { id, payload }
+                if !rotation.admit(Side::Current, &id, payload.as_str()) =>
+            {
+                // The next connection delivered it already.
+                let _ = (id, payload);
+            }
             message => {
                 if self.table.route(message, now, &mut self.recovery) {
                     link.delivered = true;

@@ -135,7 +135,8 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
         .await
         .map_err(|_| Error::AckTimeout(config.ack_timeout))??;
     info!(ack_latency = ?started.elapsed(), "connected");
-    Ok(Link::new(socket, url, server_date))
+    let expires_at = token.as_ref().and_then(|t| t.expires_at());
+    Ok(Link::new(socket, url, server_date, expires_at))
 }
 
 /// The error for a close frame: 4401 and 4403 are auth rejections, other codes are

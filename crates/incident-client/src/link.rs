@@ -44,6 +44,10 @@ pub(crate) struct Link {
     pub(crate) last_heard: Instant,
     /// The server's clock at the handshake (its `Date` header), in Unix microseconds.
     pub(crate) server_date: Option<i64>,
+    /// When the token this connection was opened with expires.
+    pub(crate) token_expires_at: Option<std::time::SystemTime>,
+    /// When it was acknowledged, on the wall clock.
+    pub(crate) since_wall: std::time::SystemTime,
     pings: Pings,
 }
 
@@ -89,9 +93,16 @@ impl Pings {
 }
 
 impl Link {
-    pub(crate) fn new(socket: Socket, url: &str, server_date: Option<i64>) -> Self {
+    pub(crate) fn new(
+        socket: Socket,
+        url: &str,
+        server_date: Option<i64>,
+        token_expires_at: Option<std::time::SystemTime>,
+    ) -> Self {
         Self {
             server_date,
+            token_expires_at,
+            since_wall: std::time::SystemTime::now(),
             socket,
             url: url.to_owned(),
             since: Instant::now(),

@@ -19,6 +19,12 @@ pub enum ConnectionState {
         /// When the server acknowledged the connection.
         since: SystemTime,
     },
+    /// Connected, and opening the next connection with a fresh token before this one's expires;
+    /// every stream switches to it once the server has confirmed its subscriptions there.
+    Rotating {
+        /// When the server acknowledged the current connection.
+        since: SystemTime,
+    },
     /// The connection was lost or could not be opened; the next attempt comes after `delay`.
     Reconnecting {
         /// The attempt that comes next (from 1).
@@ -39,14 +45,18 @@ pub enum ConnectionState {
 impl ConnectionState {
     /// Whether a connection is established and acknowledged.
     pub fn is_connected(&self) -> bool {
-        matches!(self, ConnectionState::Connected { .. })
+        matches!(
+            self,
+            ConnectionState::Connected { .. } | ConnectionState::Rotating { .. }
+        )
     }
 
-    /// A short name: `connecting`, `connected`, `reconnecting`, `closed`.
+    /// A short name: `connecting`, `connected`, `rotating`, `reconnecting`, `closed`.
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Connecting { .. } => "connecting",
             ConnectionState::Connected { .. } => "connected",
+            ConnectionState::Rotating { .. } => "rotating",
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Closed { .. } => "closed",
         }

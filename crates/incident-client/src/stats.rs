@@ -12,6 +12,7 @@ pub(crate) struct StatsInner {
     pub(crate) dropped: AtomicU64,
     pub(crate) gaps: AtomicU64,
     pub(crate) caught_up: AtomicU64,
+    pub(crate) rotations: AtomicU64,
     /// Why the connection task ended, once it has: what a late `subscribe` reports.
     pub(crate) ended: std::sync::OnceLock<crate::Error>,
 }
@@ -35,6 +36,8 @@ pub struct Stats {
     /// Incidents recovered by catch-up queries after reconnects, counted as the consumer takes
     /// them (an incident it had already is not counted).
     pub caught_up: u64,
+    /// Connections replaced before their token expired, with no gap on any stream.
+    pub rotations: u64,
 }
 
 impl StatsInner {
@@ -47,6 +50,7 @@ impl StatsInner {
             dropped: self.dropped.load(Ordering::Relaxed),
             gaps: self.gaps.load(Ordering::Relaxed),
             caught_up: self.caught_up.load(Ordering::Relaxed),
+            rotations: self.rotations.load(Ordering::Relaxed),
         }
     }
 }

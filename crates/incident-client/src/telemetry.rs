@@ -37,6 +37,8 @@ pub const LAST_EVENT: &str = "incident_client_last_event_timestamp_seconds";
 pub const RECONNECTS: &str = "incident_client_reconnects_total";
 /// Fresh tokens asked for after the server rejected one.
 pub const AUTH_REFRESHES: &str = "incident_client_auth_refreshes_total";
+/// Counter: connections replaced before their token expired (no gap on any stream).
+pub const ROTATIONS: &str = "incident_client_rotations_total";
 /// 1 while connected and acknowledged.
 pub const CONNECTED: &str = "incident_client_connected";
 /// Ping to pong round trip.
@@ -132,6 +134,7 @@ impl StreamMetricsSet {
 pub(crate) struct ConnectionMetrics {
     reconnects: Counter,
     auth_refreshes: Counter,
+    rotations: Counter,
     connected: Gauge,
 }
 
@@ -140,6 +143,7 @@ impl ConnectionMetrics {
         Self {
             reconnects: counter!(RECONNECTS),
             auth_refreshes: counter!(AUTH_REFRESHES),
+            rotations: counter!(ROTATIONS),
             connected: gauge!(CONNECTED),
         }
     }
@@ -157,6 +161,10 @@ impl ConnectionMetrics {
 
     pub(crate) fn auth_refresh(&self) {
         self.auth_refreshes.increment(1);
+    }
+
+    pub(crate) fn rotated(&self) {
+        self.rotations.increment(1);
     }
 
     pub(crate) fn ping_rtt(&self, rtt: Duration) {

@@ -1,8 +1,8 @@
 //! Where the client gets its JWT.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -185,7 +185,14 @@ impl TokenCommand {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let stderr = stderr.trim();
             // The end of stderr says why; a runaway one is cut.
-            let tail: String = stderr.chars().rev().take(500).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = stderr
+                .chars()
+                .rev()
+                .take(500)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             return Err(format!(
                 "the token command {:?} failed ({}): {tail}",
                 self.program, output.status
@@ -194,7 +201,9 @@ impl TokenCommand {
         }
         let token = parse_command_output(&output.stdout)
             .map_err(|why| format!("the token command {:?} {why}", self.program))?;
-        *cached = token.expires_at().map(|at| (token.clone(), reuse_until(at)));
+        *cached = token
+            .expires_at()
+            .map(|at| (token.clone(), reuse_until(at)));
         Ok(token)
     }
 }
@@ -210,8 +219,9 @@ fn parse_command_output(stdout: &[u8]) -> Result<Token, String> {
             token: String,
             expires_at: Option<chrono::DateTime<chrono::Utc>>,
         }
-        let printed: Printed = serde_json::from_str(text)
-            .map_err(|e| format!("printed JSON without a string `token` (and an RFC 3339 `expiresAt`): {e}"))?;
+        let printed: Printed = serde_json::from_str(text).map_err(|e| {
+            format!("printed JSON without a string `token` (and an RFC 3339 `expiresAt`): {e}")
+        })?;
         return Ok(match printed.expires_at {
             Some(at) => Token::with_expiry(printed.token, at.into()),
             None => Token::new(printed.token),
@@ -253,14 +263,24 @@ mod tests {
         let encode = |v: serde_json::Value| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
         };
-        format!("{}.{}.sig", encode(serde_json::json!({"alg": "HS256"})), encode(claims))
+        format!(
+            "{}.{}.sig",
+            encode(serde_json::json!({"alg": "HS256"})),
+            encode(claims)
+        )
     }
 
     #[test]
     fn a_jwts_expiry_is_its_exp_claim() {
         let token = Token::new(jwt(serde_json::json!({ "sub": "a", "exp": 2_000_000_000 })));
-        assert_eq!(token.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000)));
-        assert_eq!(Token::new(jwt(serde_json::json!({ "sub": "a" }))).expires_at(), None);
+        assert_eq!(
+            token.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+        assert_eq!(
+            Token::new(jwt(serde_json::json!({ "sub": "a" }))).expires_at(),
+            None
+        );
         assert_eq!(Token::new("opaque").expires_at(), None);
         let at = UNIX_EPOCH + Duration::from_secs(5);
         assert_eq!(Token::with_expiry("opaque", at).expires_at(), Some(at));
@@ -270,10 +290,19 @@ mod tests {
     fn command_output_is_a_token_or_json() {
         let plain = parse_command_output(b"  abc.def.ghi\n").unwrap();
         assert_eq!(plain.expose(), "abc.def.ghi");
-        let json = parse_command_output(br#"{"token":"t0k","expiresAt":"2030-01-01T00:00:00Z"}"#).unwrap();
+        let json =
+            parse_command_output(br#"{"token":"t0k","expiresAt":"2030-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(json.expose(), "t0k");
-        assert_eq!(json.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000)));
-        for bad in [&b""[..], b"two words", br#"{"expiresAt":"2030-01-01T00:00:00Z"}"#, b"{nope"] {
+        assert_eq!(
+            json.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000))
+        );
+        for bad in [
+            &b""[..],
+            b"two words",
+            br#"{"expiresAt":"2030-01-01T00:00:00Z"}"#,
+            b"{nope",
+        ] {
             let error = parse_command_output(bad).unwrap_err();
             assert!(!error.contains("t0k"), "{error}");
         }
@@ -291,7 +320,14 @@ mod tests {
         std::fs::write(&path, "second").unwrap();
         assert_eq!(provider.token().await.unwrap().expose(), "second");
         std::fs::write(&path, " \n").unwrap();
-        assert!(provider.token().await.unwrap_err().to_string().contains("empty"));
+        assert!(
+            provider
+                .token()
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 
     #[tokio::test]
@@ -305,7 +341,10 @@ mod tests {
         let provider = TokenProvider::command("sh", ["-c", script.as_str()]);
         assert_eq!(provider.token().await.unwrap().expose(), "t-1");
         assert_eq!(provider.token().await.unwrap().expose(), "t-1", "cached");
-        let failing = TokenProvider::command("sh", ["-c", "echo s3cret; echo 'vault is sealed' >&2; exit 3"]);
+        let failing = TokenProvider::command(
+            "sh",
+            ["-c", "echo s3cret; echo 'vault is sealed' >&2; exit 3"],
+        );
         let error = failing.token().await.unwrap_err().to_string();
         assert!(error.contains("vault is sealed"), "{error}");
         assert!(!error.contains("s3cret"), "stdout never shows: {error}");

@@ -134,7 +134,10 @@ fn run_case(
         });
         if let Err(panic) = result {
             let thread = std::thread::current();
-            let test = thread.name().and_then(|n| n.rsplit("::").next()).unwrap_or("sim");
+            let test = thread
+                .name()
+                .and_then(|n| n.rsplit("::").next())
+                .unwrap_or("sim");
             eprintln!(
                 "simulation case `{case}` failed with seed {seed}; replay it with \
                  SIM_SEED={seed} cargo test -p incident-client --lib {test}"
