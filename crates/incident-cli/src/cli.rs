@@ -25,6 +25,33 @@ pub struct Global {
     /// JWT to present.
     #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the JWT from this file on every connect and after a rejection (a Kubernetes
+    /// projected token, a file a sidecar rewrites): connections are rotated before each token
+    /// expires. Takes precedence over AUTH_TOKEN; not with --token or --token-command.
+    #[arg(long, global = true, value_name = "FILE", env = "INCIDENT_TOKEN_FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Run this shell command for a token: it prints the JWT, or JSON `{"token": "...",
+    /// "expiresAt": "<RFC 3339>"}`; cached until shortly before it expires. Takes precedence
+    /// over AUTH_TOKEN; not with --token or --token-file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "INCIDENT_TOKEN_COMMAND"
+    )]
+    pub token_command: Option<String>,
+    /// How long a --token-command may run before it counts as failed.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub token_timeout: std::time::Duration,
+    /// Whether --token came on the command line (not from AUTH_TOKEN): filled in after parsing.
+    #[arg(skip)]
+    pub token_from_flag: bool,
     /// Also trust this CA certificate (PEM) for wss:// and https://, such as a private CA.
     #[arg(long, global = true, value_name = "FILE", env = "INCIDENT_CA_CERT")]
     pub ca_cert: Option<std::path::PathBuf>,
@@ -419,4 +446,28 @@ pub enum TokenCommand {
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: String,
     },
+}
+
+/// A duration such as `500ms`, `10s`, `3m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 10s or 1h"))?;
+    let millis = match unit {
+        "ms" => number,
+        "s" | "" => number * 1_000,
+        "m" => number * 60_000,
+        "h" => number * 3_600_000,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration such as 500ms, 10s or 1h"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_millis(millis))
 }

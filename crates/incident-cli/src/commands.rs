@@ -23,7 +23,7 @@ async fn client(global: &Global) -> Result<IncidentClient> {
                 .into()
         ));
     };
-    crate::watch::connect(global, url, global.token.clone(), false, None).await
+    crate::watch::connect(global, url, false, None).await
 }
 
 /// `incident alert submit`.

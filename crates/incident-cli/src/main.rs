@@ -1,7 +1,7 @@
 //! `incident`: the command line for the Incident Manager.
 //!
 //! Exit codes: 0 success (including a clean Ctrl-C), 1 other failure, 2 bad usage,
-//! 3 connection failure, 4 authentication failure.
+//! 3 connection failure, 4 authentication failure, 5 a caught-up stream could not catch up.
 
 mod checkpoint_file;
 mod cli;
@@ -19,13 +19,17 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    cli.global.token_from_flag =
+        matches.value_source("token") == Some(clap::parser::ValueSource::CommandLine);
     init_logging(&cli.global.log_level);
     let result = match cli.command {
         Command::Watch(args) => watch::run(&cli.global, args).await,

@@ -59,8 +59,7 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
         ),
     }
     let policy = crate::watch::daemon_policy(args.max_attempts);
-    let client =
-        crate::watch::connect(global, url, global.token.clone(), args.wait, Some(policy)).await?;
+    let client = crate::watch::connect(global, url, args.wait, Some(policy)).await?;
     if let (Some(addr), Some(metrics)) = (args.metrics_addr, metrics) {
         let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
         eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");

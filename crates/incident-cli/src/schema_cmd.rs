@@ -42,7 +42,27 @@ pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
             }
             Ok(!report.breaks_documents())
         }
-        SchemaCommand::Pull { url, headers, out } => {
+        SchemaCommand::Pull {
+            url,
+            mut headers,
+            out,
+        } => {
+            // The global token source, unless an Authorization header was given.
+            let authorized = headers
+                .iter()
+                .any(|h| h.to_ascii_lowercase().starts_with("authorization:"));
+            if let (false, Some(provider)) = (authorized, crate::watch::token_provider(global)?) {
+                let token = tokio::time::timeout(global.token_timeout, provider.token())
+                    .await
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "the token source gave no token within {:?}",
+                            global.token_timeout
+                        )
+                    })?
+                    .map_err(|e| anyhow::anyhow!("the token source failed: {e}"))?;
+                headers.push(format!("Authorization: Bearer {}", token.expose()));
+            }
             let client = http_client(global, &headers)?;
             // reqwest's blocking client owns a runtime of its own: run it off this one.
             tokio::task::spawn_blocking(move || pull(client, &url, out.as_deref()))

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{
     Checkpoint, ConnectionState, Error, GapWindow, IncidentClient, ReconnectPolicy, Severity,
-    Subscription, UpdateFilter, Uuid,
+    Subscription, TokenProvider, UpdateFilter, Uuid,
 };
 use serde_json::json;
 
@@ -54,7 +54,6 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
             connect(
                 global,
                 url,
-                global.token.clone(),
                 args.wait,
                 Some(daemon_policy(args.max_attempts)),
             )
@@ -106,21 +105,43 @@ pub(crate) fn daemon_policy(max_attempts: Option<u32>) -> ReconnectPolicy {
     }
 }
 
+/// Where the command's tokens come from: `--token-file`, `--token-command`, or `--token` /
+/// `AUTH_TOKEN`. A file or a command takes precedence over `AUTH_TOKEN`; two given on the
+/// command line (or a file and a command from anywhere) is a usage error.
+pub(crate) fn token_provider(global: &Global) -> Result<Option<TokenProvider>> {
+    let conflict = |what: &str| -> anyhow::Error {
+        crate::exit::UsageError(format!(
+            "{what}: give one source of tokens (--token/AUTH_TOKEN, --token-file/INCIDENT_TOKEN_FILE or --token-command/INCIDENT_TOKEN_COMMAND)"
+        ))
+        .into()
+    };
+    match (&global.token_file, &global.token_command) {
+        (Some(_), Some(_)) => Err(conflict("--token-file and --token-command both given")),
+        (Some(_), None) | (None, Some(_)) if global.token_from_flag => {
+            Err(conflict("--token given with a token file or command"))
+        }
+        (Some(path), None) => Ok(Some(TokenProvider::file(path))),
+        (None, Some(command)) => Ok(Some(TokenProvider::command("sh", ["-c", command.as_str()]))),
+        (None, None) => Ok(global.token.clone().map(TokenProvider::fixed)),
+    }
+}
+
 /// A client for `url` with the global settings; with `wait`, it waits for a server that is not
 /// up yet; `policy` is how it reconnects (the library's default: 10 attempts).
 pub async fn connect(
     global: &Global,
     url: &str,
-    token: Option<String>,
     wait: bool,
     policy: Option<ReconnectPolicy>,
 ) -> Result<IncidentClient> {
-    let mut builder = IncidentClient::builder(url).wait_for_server(wait);
+    let mut builder = IncidentClient::builder(url)
+        .wait_for_server(wait)
+        .token_timeout(global.token_timeout);
     if let Some(policy) = policy {
         builder = builder.reconnect(policy);
     }
-    if let Some(token) = token {
-        builder = builder.token(token);
+    if let Some(provider) = token_provider(global)? {
+        builder = builder.token_provider(provider);
     }
     if let Some(http) = &global.http_url {
         builder = builder.http_url(http);

@@ -45,7 +45,7 @@ use crate::table::Table;
 use crate::telemetry::ConnectionMetrics;
 
 #[path = "rotation.rs"]
-mod rotation;
+pub(crate) mod rotation;
 
 use rotation::{Rotation, Side};
 
@@ -411,7 +411,8 @@ impl Supervisor {
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let pong_timeout = self.config.pong_timeout;
-        let mut rotation = Rotation::new(link, self.config.rotate);
+        let fixed = self.config.token.as_ref().is_some_and(|t| t.is_fixed());
+        let mut rotation = Rotation::new(link, self.config.rotate && !fixed);
         let mut opening: Option<rotation::Opening> = None;
         loop {
             // Streams whose catch-up the server refused have ended: stop their subscriptions.

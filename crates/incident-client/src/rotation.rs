@@ -35,12 +35,16 @@ pub(crate) const MIN_MARGIN: Duration = Duration::from_secs(3);
 /// connection acknowledged) at `since`. `None` for a token with no known expiry.
 pub(super) fn rotate_at(expires_at: Option<SystemTime>, since: SystemTime) -> Option<Instant> {
     let expires_at = expires_at?;
-    let lifetime = expires_at.duration_since(since).unwrap_or_default();
-    let margin = (lifetime / 10).max(MIN_MARGIN.min(lifetime / 2));
+    let margin = margin(expires_at.duration_since(since).unwrap_or_default());
     let left = expires_at
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     Some(Instant::now() + left.saturating_sub(margin))
+}
+
+/// How long before expiry a token that lives `lifetime` is replaced.
+pub(crate) fn margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).max(MIN_MARGIN.min(lifetime / 2))
 }
 
 /// Which connection an event came in on.
@@ -87,8 +91,10 @@ impl Overlap {
 /// the new one.
 const SETTLE: Duration = Duration::from_secs(5);
 
-/// How long to wait before trying again when opening the next connection failed.
-const RETRY: Duration = Duration::from_secs(1);
+/// How long to wait before trying again when opening the next connection failed (doubling up
+/// to [`MAX_RETRY`] while the token source gives no fresher token).
+const RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// The rotation of one served connection.
 pub(super) struct Rotation {
@@ -104,6 +110,8 @@ pub(super) struct Rotation {
     settle_until: Option<Instant>,
     /// The drain pong came: switch now.
     switch_due: bool,
+    /// The wait before the next try when the token source gave no fresher token.
+    retry: Duration,
 }
 
 /// The next connection being opened.
@@ -141,6 +149,7 @@ impl Rotation {
             overlap: None,
             settle_until: None,
             switch_due: false,
+            retry: RETRY,
         }
     }
 
@@ -245,12 +254,21 @@ impl Supervisor {
             _ => false,
         };
         if !fresher {
-            info!("the token provider gave no fresher token; not rotating");
+            // Maybe later (a token file not rewritten yet), while the current one lasts.
             link.close(1000, "no fresher token").await;
-            rotation.next = None;
-            rotation.at = None;
+            rotation.retry = (rotation.retry * 2).min(MAX_RETRY);
+            let at = Instant::now() + rotation.retry;
+            let expires = current
+                .token_expires_at
+                .and_then(|t| t.duration_since(SystemTime::now()).ok());
+            rotation.at = expires
+                .map(|left| Instant::now() + left)
+                .filter(|expiry| at < *expiry)
+                .map(|_| at);
+            info!(retry_in = ?rotation.retry, "the token source gave no fresher token yet");
             return;
         }
+        rotation.retry = RETRY;
         let subscribed = async {
             for (id, payload) in self.table.live() {
                 link.send(protocol::subscribe(&id, &payload)).await?;

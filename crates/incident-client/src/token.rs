@@ -82,7 +82,11 @@ type TokenFuture = Pin<Box<dyn Future<Output = Result<Token, BoxError>> + Send>>
 /// Supplies a token on every connect, so long-lived clients present a fresh one after a
 /// reconnect or when the server rejects an expired one.
 #[derive(Clone)]
-pub struct TokenProvider(Arc<dyn Fn() -> TokenFuture + Send + Sync>);
+pub struct TokenProvider {
+    provide: Arc<dyn Fn() -> TokenFuture + Send + Sync>,
+    /// Always the same token: rotating to a fresh one is pointless.
+    fixed: bool,
+}
 
 impl TokenProvider {
     /// A provider from an async function.
@@ -93,19 +97,29 @@ impl TokenProvider {
         T: Into<Token>,
         E: Into<BoxError>,
     {
-        Self(Arc::new(move || {
-            let future = provide();
-            Box::pin(async move { future.await.map(Into::into).map_err(Into::into) })
-        }))
+        Self {
+            provide: Arc::new(move || {
+                let future = provide();
+                Box::pin(async move { future.await.map(Into::into).map_err(Into::into) })
+            }),
+            fixed: false,
+        }
     }
 
     /// A provider that always gives the same token.
     pub fn fixed(token: impl Into<Token>) -> Self {
         let token = token.into();
-        Self::new(move || {
+        let mut provider = Self::new(move || {
             let token = token.clone();
             async move { Ok::<_, BoxError>(token) }
-        })
+        });
+        provider.fixed = true;
+        provider
+    }
+
+    /// Whether it always gives the same token ([`TokenProvider::fixed`]).
+    pub(crate) fn is_fixed(&self) -> bool {
+        self.fixed
     }
 
     /// A provider that reads the token from `path` every time it is asked: on every connect
@@ -132,8 +146,9 @@ impl TokenProvider {
     /// A provider that runs `program` with `args` and reads the token from what it prints,
     /// like kubeconfig `exec` plugins and AWS `credential_process`: either the token alone, or
     /// JSON `{"token": "...", "expiresAt": "<RFC 3339>"}`. The token is cached and reused until
-    /// shortly before it expires (10% of its remaining lifetime, at least a second, before; a
-    /// token with no known expiry is fetched anew every time). The command must finish within
+    /// shortly before it expires (as long before as the client rotates connections: 10% of its
+    /// lifetime, at least 3 s or half of it; a token with no known expiry is fetched anew every
+    /// time). The command must finish within
     /// the client's token timeout ([`crate::IncidentClientBuilder::token_timeout`]); if it fails,
     /// the error carries its exit status and the end of its stderr (never its stdout).
     pub fn command<I, S>(program: impl Into<String>, args: I) -> Self
@@ -154,7 +169,7 @@ impl TokenProvider {
 
     /// Asks for a token.
     pub async fn token(&self) -> Result<Token, BoxError> {
-        (self.0)().await
+        (self.provide)().await
     }
 }
 
@@ -233,11 +248,12 @@ fn parse_command_output(stdout: &[u8]) -> Result<Token, String> {
     Ok(Token::new(text))
 }
 
-/// Until when a token that expires at `at` is reused: 10% of its remaining lifetime (at least
-/// a second) before.
+/// Until when a token that expires at `at` is reused: as long before expiry as the client
+/// rotates its connection (10% of the lifetime, at least 3 s or half of it), so a rotation
+/// always gets a fresh one.
 fn reuse_until(at: SystemTime) -> SystemTime {
     let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-    at - (left / 10).max(Duration::from_secs(1)).min(left)
+    at - crate::connection::rotation::margin(left)
 }
 
 impl fmt::Debug for TokenProvider {
@@ -368,6 +384,11 @@ impl TokenSource {
             current: Arc::default(),
             timeout,
         }
+    }
+
+    /// Whether the provider always gives the same token.
+    pub(crate) fn is_fixed(&self) -> bool {
+        self.provider.is_fixed()
     }
 
     /// A new token from the provider, remembered for HTTP. A provider that takes longer than
