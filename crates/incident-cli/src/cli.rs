@@ -242,6 +242,59 @@ pub struct RelayArgs {
     /// forever, 200 ms doubling to 30 s between attempts, each one logged.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
+    #[command(flatten)]
+    pub nats_auth: NatsAuth,
+}
+
+/// How `incident relay` authenticates to NATS, as the `nats` CLI takes it.
+#[cfg(feature = "relay")]
+#[derive(Debug, Args)]
+pub struct NatsAuth {
+    /// A NATS credentials file (user JWT and nkey seed, as `nsc` writes it).
+    #[arg(long, value_name = "FILE", env = "NATS_CREDS")]
+    pub nats_creds: Option<std::path::PathBuf>,
+    /// A file holding a user nkey seed (`SU...`).
+    #[arg(long, value_name = "FILE", env = "NATS_NKEY")]
+    pub nats_nkey: Option<std::path::PathBuf>,
+    /// A NATS user name (with --nats-password).
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "NATS_USER",
+        requires = "nats_password"
+    )]
+    pub nats_user: Option<String>,
+    /// The NATS user's password.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    pub nats_password: Option<String>,
+    /// A NATS authentication token.
+    #[arg(long, value_name = "TOKEN", env = "NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+    /// Trust this CA for the NATS server's certificate (and require TLS).
+    #[arg(long, value_name = "FILE", env = "NATS_CA_CERT")]
+    pub nats_ca_cert: Option<std::path::PathBuf>,
+    /// A client certificate for NATS mutual TLS (with --nats-client-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NATS_CLIENT_CERT",
+        requires = "nats_client_key"
+    )]
+    pub nats_client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NATS_CLIENT_KEY",
+        requires = "nats_client_cert"
+    )]
+    pub nats_client_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,7 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
         Some(_) => Some(crate::ops_http::install_recorder()?),
         None => None,
     };
-    let jetstream = connect_nats(&args.nats).await?;
+    let jetstream = connect_nats(&args.nats, &args.nats_auth).await?;
     let stream = ensure_stream(&jetstream, &args.stream, &args.subject).await?;
     let resume = last_relayed(&stream, &args.subject).await?;
     match &resume {
@@ -171,9 +171,11 @@ async fn publish(
     }
 }
 
-/// The JetStream context of the NATS server at `url`. A URL that cannot be parsed is a usage
-/// error; a server that cannot be reached is a connection error (exit 3).
-async fn connect_nats(url: &str) -> Result<jetstream::Context> {
+/// The JetStream context of the NATS server(s) at `url` (comma-separated), authenticated with
+/// `auth` through async-nats' own options. A URL that cannot be parsed or a credentials file
+/// that cannot be read is a usage error; a server that cannot be reached, or that refuses the
+/// credentials or the TLS handshake, is a connection error (exit 3) at once, never a retry loop.
+async fn connect_nats(url: &str, auth: &crate::cli::NatsAuth) -> Result<jetstream::Context> {
     let addresses: Vec<async_nats::ServerAddr> = url
         .split(',')
         .map(|address| {
@@ -184,13 +186,66 @@ async fn connect_nats(url: &str) -> Result<jetstream::Context> {
             })
         })
         .collect::<Result<_>>()?;
-    let client = async_nats::ConnectOptions::new()
+    let options = nats_options(auth).await?;
+    let client = options
         .name(concat!("incident-relay/", env!("CARGO_PKG_VERSION")))
         .connection_timeout(Duration::from_secs(5))
         .connect(addresses)
         .await
-        .map_err(|e| Unreachable(format!("cannot reach NATS at {url}: {e}")))?;
+        .map_err(|e| {
+            use async_nats::ConnectErrorKind;
+            let why = match e.kind() {
+                ConnectErrorKind::AuthorizationViolation => "NATS refused the credentials",
+                ConnectErrorKind::Tls => "the TLS handshake with NATS failed",
+                _ => "cannot reach NATS",
+            };
+            Unreachable(format!("{why} at {url}: {e}"))
+        })?;
     Ok(jetstream::new(client))
+}
+
+/// async-nats' connect options for the credentials given.
+async fn nats_options(auth: &crate::cli::NatsAuth) -> Result<async_nats::ConnectOptions> {
+    let usage = |flag: &str, path: &std::path::Path, e: &dyn std::fmt::Display| -> anyhow::Error {
+        UsageError(format!("{flag} {}: {e}", path.display())).into()
+    };
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(path) = &auth.nats_creds {
+        options = options
+            .credentials_file(path)
+            .await
+            .map_err(|e| usage("--nats-creds", path, &e))?;
+    }
+    if let Some(path) = &auth.nats_nkey {
+        let seed = std::fs::read_to_string(path).map_err(|e| usage("--nats-nkey", path, &e))?;
+        let seed = seed
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with("SU"))
+            .ok_or_else(|| usage("--nats-nkey", path, &"holds no user nkey seed (SU...)"))?;
+        options = options.nkey(seed.to_owned());
+    }
+    if let (Some(user), Some(password)) = (&auth.nats_user, &auth.nats_password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &auth.nats_token {
+        options = options.token(token.clone());
+    }
+    if let Some(path) = &auth.nats_ca_cert {
+        std::fs::metadata(path).map_err(|e| usage("--nats-ca-cert", path, &e))?;
+        options = options
+            .add_root_certificates(path.clone())
+            .require_tls(true);
+    }
+    if let (Some(cert), Some(key)) = (&auth.nats_client_cert, &auth.nats_client_key) {
+        for (flag, path) in [("--nats-client-cert", cert), ("--nats-client-key", key)] {
+            std::fs::metadata(path).map_err(|e| usage(flag, path, &e))?;
+        }
+        options = options
+            .add_client_certificate(cert.clone(), key.clone())
+            .require_tls(true);
+    }
+    Ok(options)
 }
 
 /// The stream `name`, created with SUBJECT and a 10-minute duplicate window when missing; an
