@@ -12,7 +12,7 @@
 //! (a server need not order a pong after the events it had already published).
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -66,9 +66,7 @@ impl Overlap {
     /// Whether the event `payload` of subscription `id` read on `side` is new (deliver it) or
     /// the other side's copy of one already delivered (drop it).
     pub(crate) fn admit(&mut self, side: Side, id: &str, payload: &str) -> bool {
-        let mut hasher = self.hasher.build_hasher();
-        (id, payload).hash(&mut hasher);
-        let key = hasher.finish();
+        let key = self.hasher.hash_one((id, payload));
         let (mine, theirs) = match side {
             Side::Current => (&mut self.current, &mut self.next),
             Side::Next => (&mut self.next, &mut self.current),

@@ -578,13 +578,13 @@ async fn five_token_expiries_rotate_with_no_gap_and_nothing_twice_on_all_five_st
                     annotations: vec![],
                 });
                 if let Some(id) = ack.incident_id {
-                    if n % 3 == 0 {
+                    if n.is_multiple_of(3) {
                         server
                             .store()
                             .add_comment(id, "looking".into(), "bot")
                             .unwrap();
                     }
-                    if n % 5 == 0 {
+                    if n.is_multiple_of(5) {
                         server
                             .store()
                             .resolve_incident(
