@@ -37,7 +37,8 @@ pub struct Global {
         long,
         global = true,
         value_name = "CMD",
-        env = "INCIDENT_TOKEN_COMMAND"
+        env = "INCIDENT_TOKEN_COMMAND",
+        hide_env_values = true
     )]
     pub token_command: Option<String>,
     /// How long a --token-command may run before it counts as failed.
@@ -224,7 +225,7 @@ pub struct RelayArgs {
     #[arg(long = "severity", value_delimiter = ',')]
     pub severities: Vec<String>,
     /// The NATS server(s), such as nats://127.0.0.1:4222 (comma-separated for a cluster).
-    #[arg(long, env = "NATS_URL", value_name = "URL")]
+    #[arg(long, env = "NATS_URL", value_name = "URL", hide_env_values = true)]
     pub nats: String,
     /// The JetStream stream; created when missing, with SUBJECT and a 10-minute duplicate window.
     #[arg(long, value_name = "NAME")]

@@ -181,7 +181,8 @@ async fn connect_nats(url: &str, auth: &crate::cli::NatsAuth) -> Result<jetstrea
         .map(|address| {
             address.trim().parse().map_err(|e| {
                 anyhow::Error::new(UsageError(format!(
-                    "--nats {address:?} is not a NATS URL: {e}"
+                    "--nats {:?} is not a NATS URL: {e}",
+                    redacted(address)
                 )))
             })
         })
@@ -199,9 +200,22 @@ async fn connect_nats(url: &str, auth: &crate::cli::NatsAuth) -> Result<jetstrea
                 ConnectErrorKind::Tls => "the TLS handshake with NATS failed",
                 _ => "cannot reach NATS",
             };
-            Unreachable(format!("{why} at {url}: {e}"))
+            Unreachable(format!("{why} at {}: {e}", redacted(url)))
         })?;
     Ok(jetstream::new(client))
+}
+
+/// `urls` without credentials in them (`nats://user:pass@host` becomes `nats://***@host`).
+fn redacted(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &url[..scheme + 3], &url[at..])
+            }
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// async-nats' connect options for the credentials given.

@@ -48,9 +48,10 @@ pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
             out,
         } => {
             // The global token source, unless an Authorization header was given.
-            let authorized = headers
-                .iter()
-                .any(|h| h.to_ascii_lowercase().starts_with("authorization:"));
+            let authorized = headers.iter().any(|h| {
+                h.split_once(':')
+                    .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"))
+            });
             if let (false, Some(provider)) = (authorized, crate::watch::token_provider(global)?) {
                 let token = tokio::time::timeout(global.token_timeout, provider.token())
                     .await
@@ -83,8 +84,10 @@ fn http_client(global: &Global, headers: &[String]) -> Result<reqwest::blocking:
     let mut map = reqwest::header::HeaderMap::new();
     for header in headers {
         let Some((name, value)) = header.split_once(':') else {
+            // The value may be a secret: only its first word is shown.
+            let shown = header.split_whitespace().next().unwrap_or_default();
             bail!(UsageError(format!(
-                "--header takes `Name: value`, got {header:?}"
+                "--header takes `Name: value`, got one starting {shown:?} with no colon"
             )));
         };
         map.insert(

@@ -414,9 +414,20 @@ impl Supervisor {
         let fixed = self.config.token.as_ref().is_some_and(|t| t.is_fixed());
         let mut rotation = Rotation::new(link, self.config.rotate && !fixed);
         let mut opening: Option<rotation::Opening> = None;
+        self.next_outbox = None;
         loop {
-            // Streams whose catch-up the server refused have ended: stop their subscriptions.
-            for id in self.recovery.take_ended() {
+            // Streams that ended (a refused catch-up, the server's `complete` or `error` on
+            // either connection while rotating): stop their subscriptions everywhere.
+            let ended: Vec<String> = self
+                .recovery
+                .take_ended()
+                .into_iter()
+                .chain(self.table.take_finished())
+                .collect();
+            for id in ended {
+                if let Some(outbox) = self.next_outbox.as_mut() {
+                    outbox.push(protocol::complete(&id));
+                }
                 if let Err(error) = link.send(protocol::complete(&id)).await {
                     self.lost_at = link.last_heard_at();
                     return Outcome::Lost {
@@ -429,7 +440,7 @@ impl Supervisor {
             rotation.settle();
             let pong_deadline = link.pong_deadline(pong_timeout);
             let rotate_at = rotation.start_at();
-            let next_pong_deadline = rotation.next_pong_deadline(pong_timeout);
+            let rotation_deadline = rotation.deadline(pong_timeout);
             let lost = tokio::select! {
                 read = link.read() => self.on_read(link, read, &mut rotation).await,
                 wake = self.next_wake() => match self.on_wake(wake, Some(link)).await {
@@ -447,43 +458,43 @@ impl Supervisor {
                 // Rotation: open the next connection before the token expires, read it, switch.
                 () = sleep_until(rotate_at), if rotate_at.is_some() => {
                     info!("the token expires soon: opening the next connection with a fresh one");
-                    self.set_state(ConnectionState::Rotating { since: link.since_wall });
                     opening = Some(rotation.open(self.config.clone()));
                     None
                 },
                 opened = rotation::opened(&mut opening), if opening.is_some() => {
                     self.on_next_connected(link, &mut rotation, opened).await;
-                    if !rotation.has_next() {
-                        self.set_state(ConnectionState::Connected { since: link.since_wall });
-                    }
                     None
                 },
-                read = rotation.read_next(), if rotation.has_next() => {
-                    self.on_next_read(link, &mut rotation, read).await
+                read = rotation.read_other(), if rotation.has_other() => {
+                    self.on_other_read(link, &mut rotation, read).await
                 },
-                () = sleep_until(next_pong_deadline), if next_pong_deadline.is_some() => {
-                    self.next_outbox = None;
-                    rotation.abandon(&"no pong on the next connection");
-                    self.set_state(ConnectionState::Connected { since: link.since_wall });
+                () = sleep_until(rotation_deadline), if rotation_deadline.is_some() => {
+                    rotation.on_deadline(pong_timeout);
                     None
                 },
             };
-            if !rotation.busy() && matches!(*self.state.borrow(), ConnectionState::Rotating { .. })
-            {
-                self.set_state(ConnectionState::Connected {
-                    since: link.since_wall,
+            if !rotation.rotating() {
+                self.next_outbox = None;
+            }
+            let rotating = matches!(*self.state.borrow(), ConnectionState::Rotating { .. });
+            if rotation.rotating() != rotating {
+                self.set_state(if rotating {
+                    ConnectionState::Connected {
+                        since: link.since_wall,
+                    }
+                } else {
+                    ConnectionState::Rotating {
+                        since: link.since_wall,
+                    }
                 });
             }
-            let take_over = lost
-                .as_ref()
-                .is_some_and(|error| Supervisor::can_take_over(&rotation, error));
+            // Lost after the next connection was confirmed: it takes over at once.
+            let take_over = lost.is_some() && rotation.next_confirmed();
             if take_over {
-                // The current connection closed after the next one was confirmed: everything
-                // it sent was read, and the next one has every subscription.
-                info!("the connection closed while rotating; the next one takes over");
+                info!("the connection was lost while rotating; the next one takes over");
             }
             let lost = if rotation.switch_due() || take_over {
-                self.switch(link, &mut rotation).await.err()
+                self.switch(link, &mut rotation, take_over).await.err()
             } else {
                 lost
             };

@@ -135,8 +135,7 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
         .await
         .map_err(|_| Error::AckTimeout(config.ack_timeout))??;
     info!(ack_latency = ?started.elapsed(), "connected");
-    let expires_at = token.as_ref().and_then(|t| t.expires_at());
-    Ok(Link::new(socket, url, server_date, expires_at))
+    Ok(Link::new(socket, url, server_date, token.as_ref()))
 }
 
 /// The error for a close frame: 4401 and 4403 are auth rejections, other codes are

@@ -44,8 +44,10 @@ pub(crate) struct Link {
     pub(crate) last_heard: Instant,
     /// The server's clock at the handshake (its `Date` header), in Unix microseconds.
     pub(crate) server_date: Option<i64>,
-    /// When the token this connection was opened with expires.
+    /// When the token this connection was opened with expires, and when it was issued (its
+    /// `iat` claim), as the token says.
     pub(crate) token_expires_at: Option<std::time::SystemTime>,
+    pub(crate) token_issued_at: Option<std::time::SystemTime>,
     /// When it was acknowledged, on the wall clock.
     pub(crate) since_wall: std::time::SystemTime,
     pings: Pings,
@@ -97,11 +99,12 @@ impl Link {
         socket: Socket,
         url: &str,
         server_date: Option<i64>,
-        token_expires_at: Option<std::time::SystemTime>,
+        token: Option<&crate::token::Token>,
     ) -> Self {
         Self {
             server_date,
-            token_expires_at,
+            token_expires_at: token.and_then(|t| t.expires_at()),
+            token_issued_at: token.and_then(|t| t.issued_at()),
             since_wall: std::time::SystemTime::now(),
             socket,
             url: url.to_owned(),

@@ -4,14 +4,18 @@
 //! [`MIN_MARGIN`] or half its lifetime), the connection task opens the next connection with a
 //! fresh token and subscribes everything there, then sends a ping: its pong confirms that the
 //! server has every subscription on the next connection, so every event published from then on
-//! reaches both. It then pings the current connection: once that pong is back, everything the
-//! current one will ever deliver has been read, so it is closed with 1000 and the next one takes
-//! over. Events read from both in the overlap are delivered once: an event is the same on both
-//! connections (same subscription, same payload text), so [`Overlap`] keeps the keys each side
-//! delivered until the other side has delivered the same, or for a few seconds after the switch
-//! (a server need not order a pong after the events it had already published).
+//! reaches both. It then pings the current connection; once that pong is back the next one
+//! becomes the current one, and the old one is still read until it has been quiet for a moment
+//! (a server may answer a ping before the events it had already queued), then closed with 1000.
+//! Events read from both are delivered once: an event is the same on both connections (same
+//! subscription, same payload text), so [`Overlap`] counts what each side delivered until the
+//! other side has delivered the same, or until a few seconds after the old connection closed.
+//!
+//! If the current connection is lost after the next one was confirmed (the rotation came too
+//! late), the next one takes over at once; since the lost one may not have delivered all it had,
+//! caught-up streams catch up and the others report a gap.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,34 +35,65 @@ use crate::state::ConnectionState;
 /// The least margin before expiry, unless the token lives less than twice as long.
 pub(crate) const MIN_MARGIN: Duration = Duration::from_secs(3);
 
-/// When to open the next connection for a token that expires at `expires_at`, obtained (or the
-/// connection acknowledged) at `since`. `None` for a token with no known expiry.
-pub(super) fn rotate_at(expires_at: Option<SystemTime>, since: SystemTime) -> Option<Instant> {
-    let expires_at = expires_at?;
-    let margin = margin(expires_at.duration_since(since).unwrap_or_default());
-    let left = expires_at
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    Some(Instant::now() + left.saturating_sub(margin))
-}
+/// How long after the old connection closed copies of its events are still expected on the new
+/// one, and the longest it is read after a switch.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// The old connection is closed once it has been quiet this long after a switch.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// The first wait before trying again when opening the next connection failed or gave no
+/// fresher token, doubling up to [`MAX_RETRY`].
+const RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// How long closing a connection may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long before expiry a token that lives `lifetime` is replaced.
 pub(crate) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 10).max(MIN_MARGIN.min(lifetime / 2))
 }
 
-/// Which connection an event came in on.
+/// When to open the next connection for `link`, or `None` for a token with no known expiry.
+/// The time left is the least of what the client's clock and the server's (its handshake
+/// `Date`) say, so a client clock behind the server's does not rotate too late; and a rotation
+/// never comes sooner than half the token's lifetime after the connection, so a client clock
+/// ahead of the server's does not rotate in a loop.
+pub(super) fn rotate_at(link: &Link) -> Option<Instant> {
+    let expires_at = link.token_expires_at?;
+    let local = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let by_server = link.server_now().map(|now| {
+        let expires = expires_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
+        Duration::from_micros(expires.saturating_sub(now).max(0) as u64)
+    });
+    let left = by_server.map_or(local, |server| server.min(local));
+    let lifetime = link
+        .token_issued_at
+        .and_then(|issued| expires_at.duration_since(issued).ok())
+        .unwrap_or(left);
+    let wait = left.saturating_sub(margin(lifetime)).max(lifetime / 2);
+    Some(link.since + wait.min(left))
+}
+
+/// Which connection an event came in on: the one the streams are on, or the other one (the
+/// next while rotating, the old while it is read to its end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
     Current,
     Next,
 }
 
-/// The events each side delivered that the other has not (yet) delivered too.
+/// The events each side delivered that the other has not (yet) delivered too, counted.
 #[derive(Debug, Default)]
 pub(crate) struct Overlap {
-    current: HashSet<u64>,
-    next: HashSet<u64>,
+    current: HashMap<u64, u32>,
+    next: HashMap<u64, u32>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -71,45 +106,74 @@ impl Overlap {
             Side::Current => (&mut self.current, &mut self.next),
             Side::Next => (&mut self.next, &mut self.current),
         };
-        if theirs.remove(&key) {
+        if let Some(count) = theirs.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                theirs.remove(&key);
+            }
             return false;
         }
-        mine.insert(key);
+        *mine.entry(key).or_default() += 1;
         true
+    }
+
+    /// The next connection becomes the current one.
+    fn swap(&mut self) {
+        std::mem::swap(&mut self.current, &mut self.next);
+    }
+
+    fn clear(&mut self) {
+        self.current.clear();
+        self.next.clear();
     }
 
     /// How many events wait for their copy.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.current.len() + self.next.len()
+        self.current
+            .values()
+            .chain(self.next.values())
+            .map(|n| *n as usize)
+            .sum()
     }
 }
 
-/// How long after a switch copies of events the old connection delivered are still expected on
-/// the new one.
-const SETTLE: Duration = Duration::from_secs(5);
-
-/// How long to wait before trying again when opening the next connection failed (doubling up
-/// to [`MAX_RETRY`] while the token source gives no fresher token).
-const RETRY: Duration = Duration::from_millis(500);
-const MAX_RETRY: Duration = Duration::from_secs(30);
-
 /// The rotation of one served connection.
 pub(super) struct Rotation {
-    /// When to open the next connection (`None`: its token has no known expiry).
+    enabled: bool,
+    /// When to open the next connection.
     at: Option<Instant>,
+    /// When the current connection's token expires (a server stamp): later tries stop there.
+    expires_at: Option<SystemTime>,
     /// The next connection is being opened (the future is the connection task's).
     opening: bool,
     next: Option<Next>,
-    /// Deduplication while both connections deliver, and until `settle_until`.
-    overlap: Option<Overlap>,
-    /// After a switch: until when copies of events the old connection delivered may still come
-    /// on the new one (a server need not order its pongs after events it already published).
-    settle_until: Option<Instant>,
+    /// The old connection after a switch, read until it is quiet.
+    draining: Option<Draining>,
+    overlap: Overlap,
+    /// When to forget the overlap, once nothing else is open.
+    overlap_until: Option<Instant>,
     /// The drain pong came: switch now.
     switch_due: bool,
-    /// The wait before the next try when the token source gave no fresher token.
+    /// The wait before the next try.
     retry: Duration,
+}
+
+/// The next connection while it is subscribed, confirmed and drained into.
+struct Next {
+    link: Box<Link>,
+    /// The ping on it whose pong confirms every subscription there.
+    confirm: u64,
+    confirmed: bool,
+    /// The ping on the current connection whose pong means it delivered what it had.
+    drain: Option<u64>,
+}
+
+/// The old connection after a switch.
+struct Draining {
+    link: Box<Link>,
+    heard: Instant,
+    until: Instant,
 }
 
 /// The next connection being opened.
@@ -127,25 +191,27 @@ pub(super) async fn opened(opening: &mut Option<Opening>) -> Result<Link> {
     }
 }
 
-/// The next connection while it is subscribed, confirmed and drained into.
-struct Next {
-    link: Box<Link>,
-    /// The ping on it whose pong confirms every subscription there.
-    confirm: u64,
-    confirmed: bool,
-    /// The ping on the current connection whose pong means it delivered everything.
-    drain: Option<u64>,
+/// Closes `link` with 1000 in the background, giving up after [`CLOSE_TIMEOUT`].
+fn close_later(mut link: Box<Link>, reason: &'static str) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, link.close(1000, reason)).await;
+        });
+    }
 }
 
 impl Rotation {
     /// Rotation for the `current` connection; never when `enabled` is false.
     pub(super) fn new(current: &Link, enabled: bool) -> Self {
         Self {
-            at: rotate_at(current.token_expires_at, current.since_wall).filter(|_| enabled),
+            enabled,
+            at: rotate_at(current).filter(|_| enabled),
+            expires_at: current.token_expires_at,
             opening: false,
             next: None,
-            overlap: None,
-            settle_until: None,
+            draining: None,
+            overlap: Overlap::default(),
+            overlap_until: None,
             switch_due: false,
             retry: RETRY,
         }
@@ -153,11 +219,16 @@ impl Rotation {
 
     /// When to start opening the next connection, if it is time to wait for that.
     pub(super) fn start_at(&self) -> Option<Instant> {
-        self.at.filter(|_| !self.opening && self.next.is_none())
+        self.at.filter(|_| !self.busy())
     }
 
-    /// Whether a next connection is being opened or served.
+    /// Whether a next connection is being opened or served, or an old one read to its end.
     pub(super) fn busy(&self) -> bool {
+        self.opening || self.next.is_some() || self.draining.is_some()
+    }
+
+    /// Whether a next connection is being opened or served (the state shows `Rotating`).
+    pub(super) fn rotating(&self) -> bool {
         self.opening || self.next.is_some()
     }
 
@@ -165,19 +236,56 @@ impl Rotation {
         self.switch_due
     }
 
-    pub(super) fn has_next(&self) -> bool {
-        self.next.is_some()
+    /// Whether there is another connection to read.
+    pub(super) fn has_other(&self) -> bool {
+        self.next.is_some() || self.draining.is_some()
     }
 
     /// Whether the next connection's subscriptions are confirmed: from then on, every event
     /// reaches it too.
-    fn next_confirmed(&self) -> bool {
+    pub(super) fn next_confirmed(&self) -> bool {
         self.next.as_ref().is_some_and(|next| next.confirmed)
     }
 
-    /// When the next connection's unanswered ping times out.
-    pub(super) fn next_pong_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.next.as_ref()?.link.pong_deadline(timeout)
+    /// When something needs doing without a message: the next connection's unanswered ping
+    /// times out, or the old one has been quiet long enough.
+    pub(super) fn deadline(&self, pong_timeout: Duration) -> Option<Instant> {
+        let next = self
+            .next
+            .as_ref()
+            .and_then(|next| next.link.pong_deadline(pong_timeout));
+        let draining = self
+            .draining
+            .as_ref()
+            .map(|old| (old.heard + QUIET).min(old.until));
+        next.into_iter().chain(draining).min()
+    }
+
+    /// Acts on [`Rotation::deadline`].
+    pub(super) fn on_deadline(&mut self, pong_timeout: Duration) {
+        let now = Instant::now();
+        if self
+            .next
+            .as_ref()
+            .and_then(|next| next.link.pong_deadline(pong_timeout))
+            .is_some_and(|deadline| deadline <= now)
+        {
+            self.abandon(&"no pong on the next connection");
+        }
+        if self
+            .draining
+            .as_ref()
+            .is_some_and(|old| (old.heard + QUIET).min(old.until) <= now)
+        {
+            self.finish_draining();
+        }
+    }
+
+    fn finish_draining(&mut self) {
+        if let Some(old) = self.draining.take() {
+            close_later(old.link, "rotated to a fresh token");
+            self.overlap_until = Some(Instant::now() + SETTLE);
+        }
     }
 
     /// Starts opening the next connection: the future to poll.
@@ -186,30 +294,46 @@ impl Rotation {
         Box::pin(crate::handshake::establish(config))
     }
 
-    /// The next message on the next connection.
-    pub(super) async fn read_next(&mut self) -> Result<Read> {
-        match self.next.as_mut() {
-            Some(next) => next.link.read().await,
+    /// The next message on the other connection.
+    pub(super) async fn read_other(&mut self) -> Result<Read> {
+        if let Some(next) = self.next.as_mut() {
+            return next.link.read().await;
+        }
+        match self.draining.as_mut() {
+            Some(old) => old.link.read().await,
             None => std::future::pending().await,
         }
     }
 
-    /// Gives up on the next connection (it failed or proved useless); tries again later.
+    /// Tries again later: doubling waits, and never past the current token's expiry.
+    fn retry_later(&mut self) {
+        let at = Instant::now() + self.retry;
+        self.retry = (self.retry * 2).min(MAX_RETRY);
+        let left = self
+            .expires_at
+            .and_then(|t| t.duration_since(SystemTime::now()).ok());
+        self.at = left
+            .filter(|left| Instant::now() + *left > at)
+            .map(|_| at)
+            .filter(|_| self.enabled);
+    }
+
+    /// Gives up on the next connection (it failed or proved useless); tries again later. What
+    /// it delivered stays in the overlap for a while, so the current one's copies are dropped.
     pub(super) fn abandon(&mut self, why: &dyn std::fmt::Display) {
         warn!(%why, "could not rotate to a fresh connection; keeping the current one");
-        self.next = None;
+        if let Some(next) = self.next.take() {
+            close_later(next.link, "rotation abandoned");
+        }
         self.opening = false;
-        self.overlap = None;
-        self.at = Some(Instant::now() + RETRY);
+        self.overlap_until = Some(Instant::now() + SETTLE);
+        self.retry_later();
     }
 
     /// Whether `payload` of subscription `id`, read on `side`, is new rather than the other
     /// connection's copy of one delivered.
     pub(super) fn admit(&mut self, side: Side, id: &str, payload: &str) -> bool {
-        match self.overlap.as_mut() {
-            Some(overlap) => overlap.admit(side, id, payload),
-            None => true,
-        }
+        self.overlap.admit(side, id, payload)
     }
 
     /// A pong on the current connection answered ping `answered`.
@@ -221,14 +345,26 @@ impl Rotation {
         }
     }
 
-    /// Ends the overlap once its time is up.
+    /// Forgets the overlap once its time is up and nothing else is open.
     pub(super) fn settle(&mut self) {
-        if self
-            .settle_until
-            .is_some_and(|until| Instant::now() >= until)
+        if !self.busy()
+            && self
+                .overlap_until
+                .is_some_and(|until| Instant::now() >= until)
         {
-            self.settle_until = None;
-            self.overlap = None;
+            self.overlap_until = None;
+            self.overlap.clear();
+        }
+    }
+}
+
+impl Drop for Rotation {
+    fn drop(&mut self) {
+        if let Some(next) = self.next.take() {
+            close_later(next.link, "client closing");
+        }
+        if let Some(old) = self.draining.take() {
+            close_later(old.link, "client closing");
         }
     }
 }
@@ -253,20 +389,11 @@ impl Supervisor {
         };
         if !fresher {
             // Maybe later (a token file not rewritten yet), while the current one lasts.
-            link.close(1000, "no fresher token").await;
-            rotation.retry = (rotation.retry * 2).min(MAX_RETRY);
-            let at = Instant::now() + rotation.retry;
-            let expires = current
-                .token_expires_at
-                .and_then(|t| t.duration_since(SystemTime::now()).ok());
-            rotation.at = expires
-                .map(|left| Instant::now() + left)
-                .filter(|expiry| at < *expiry)
-                .map(|_| at);
-            info!(retry_in = ?rotation.retry, "the token source gave no fresher token yet");
+            close_later(link, "no fresher token");
+            rotation.retry_later();
+            info!("the token source gave no fresher token yet");
             return;
         }
-        rotation.retry = RETRY;
         let subscribed = async {
             for (id, payload) in self.table.live() {
                 link.send(protocol::subscribe(&id, &payload)).await?;
@@ -275,8 +402,9 @@ impl Supervisor {
         };
         match subscribed.await {
             Ok(confirm) => {
+                rotation.retry = RETRY;
+                rotation.overlap_until = None;
                 self.next_outbox = Some(Vec::new());
-                rotation.overlap = Some(Overlap::default());
                 rotation.next = Some(Next {
                     link,
                     confirm,
@@ -288,7 +416,8 @@ impl Supervisor {
         }
     }
 
-    /// Sends what commands queued for the next connection, and confirms it again.
+    /// Sends what commands queued for the next connection; a new subscription there is
+    /// confirmed before the switch.
     pub(super) async fn flush_next(&mut self, rotation: &mut Rotation) {
         let Some(next) = rotation.next.as_mut() else {
             return;
@@ -297,18 +426,23 @@ impl Supervisor {
             Some(frames) if !frames.is_empty() => std::mem::take(frames),
             _ => return,
         };
+        let subscribes = frames.iter().any(|f| f.contains(r#""type":"subscribe""#));
         let sent = async {
             for frame in frames {
                 next.link.send(frame).await?;
             }
-            next.link.ping().await
+            if subscribes {
+                return next.link.ping().await.map(Some);
+            }
+            Ok(None)
         };
         match sent.await {
-            Ok(confirm) => {
+            Ok(Some(confirm)) => {
                 next.confirm = confirm;
                 next.confirmed = false;
                 next.drain = None;
             }
+            Ok(None) => {}
             Err(error) => {
                 self.next_outbox = None;
                 rotation.abandon(&error);
@@ -316,16 +450,22 @@ impl Supervisor {
         }
     }
 
-    /// A message (or the end) on the next connection. Returns the error that ends the
+    /// A message (or the end) on the other connection. Returns the error that ends the
     /// *current* connection, if sending the drain ping on it failed.
-    pub(super) async fn on_next_read(
+    pub(super) async fn on_other_read(
         &mut self,
         current: &mut Link,
         rotation: &mut Rotation,
         read: Result<Read>,
     ) -> Option<Error> {
+        let next = rotation.next.is_some();
         let message = match read {
             Ok(Read::Message(message)) => message,
+            Ok(Read::Closed(..)) | Err(_) if !next => {
+                // The old connection ended: it delivered all it had.
+                rotation.finish_draining();
+                return None;
+            }
             Ok(Read::Closed(code, reason)) => {
                 self.next_outbox = None;
                 rotation.abandon(&format!("the next connection closed ({code:?} {reason})"));
@@ -337,18 +477,30 @@ impl Supervisor {
                 return None;
             }
         };
-        let next = rotation.next.as_mut()?;
-        next.link.heard();
+        let link = match (rotation.next.as_mut(), rotation.draining.as_mut()) {
+            (Some(next), _) => &mut next.link,
+            (None, Some(old)) => {
+                old.heard = Instant::now();
+                &mut old.link
+            }
+            (None, None) => return None,
+        };
+        link.heard();
         match message {
             ServerMessage::Ping => {
-                if let Err(error) = next.link.send(protocol::pong()).await {
+                if let Err(error) = link.send(protocol::pong()).await
+                    && next
+                {
                     self.next_outbox = None;
                     rotation.abandon(&error);
                 }
             }
             ServerMessage::Pong(pong) => {
-                let answered = next.link.pong(pong).map(|(answered, _)| answered);
-                if !next.confirmed && answered.is_some_and(|n| n >= next.confirm) {
+                let answered = link.pong(pong).map(|(answered, _)| answered);
+                if let Some(next) = rotation.next.as_mut()
+                    && !next.confirmed
+                    && answered.is_some_and(|n| n >= next.confirm)
+                {
                     // Every subscription is on both: drain the current connection.
                     next.confirmed = true;
                     match current.ping().await {
@@ -372,26 +524,34 @@ impl Supervisor {
         None
     }
 
-    /// Whether the current connection's end can be taken over by the next one: it ended with a
-    /// close frame (so everything it sent before was read) after the next one was confirmed.
-    pub(super) fn can_take_over(rotation: &Rotation, error: &Error) -> bool {
-        rotation.next_confirmed()
-            && matches!(error, Error::Closed { .. } | Error::AuthRejected { .. })
-    }
-
-    /// Switches to the next connection and closes the current one with 1000.
+    /// Switches to the next connection; the old one is read until it is quiet, then closed
+    /// with 1000. With `lost`, the current connection is gone: the streams it may not have
+    /// delivered everything on catch up (or report a gap).
     pub(super) async fn switch(
         &mut self,
         current: &mut Box<Link>,
         rotation: &mut Rotation,
+        lost: bool,
     ) -> Result<()> {
         rotation.switch_due = false;
         let Some(next) = rotation.next.take() else {
             return Ok(());
         };
-        let mut old = std::mem::replace(current, next.link);
+        let old = std::mem::replace(current, next.link);
         self.next_outbox = None;
-        tokio::spawn(async move { old.close(1000, "rotated to a fresh token").await });
+        rotation.overlap.swap();
+        if lost {
+            let from = old.last_heard_at();
+            drop(old);
+            self.table
+                .taken_over(from, current.server_now(), &mut self.recovery);
+        } else {
+            rotation.draining = Some(Draining {
+                link: old,
+                heard: Instant::now(),
+                until: Instant::now() + SETTLE,
+            });
+        }
         // Subscriptions sent before the last confirmation are live on the new connection.
         self.table
             .confirmed(u64::MAX, current.server_now(), &mut self.recovery);
@@ -401,8 +561,8 @@ impl Supervisor {
         self.set_state(ConnectionState::Connected {
             since: current.since_wall,
         });
-        rotation.at = rotate_at(current.token_expires_at, current.since_wall);
-        rotation.settle_until = Some(Instant::now() + SETTLE);
+        rotation.expires_at = current.token_expires_at;
+        rotation.at = rotate_at(current).filter(|_| rotation.enabled);
         Ok(())
     }
 }
@@ -428,20 +588,32 @@ mod tests {
 
     #[test]
     fn the_margin_is_a_tenth_of_the_lifetime_but_at_least_three_seconds_or_half() {
-        let now = SystemTime::now();
-        let check = |lifetime: u64, expected_margin_ms: u64| {
-            let at = rotate_at(Some(now + Duration::from_secs(lifetime)), now).unwrap();
-            let margin = Duration::from_secs(lifetime)
-                .saturating_sub(at.saturating_duration_since(Instant::now()));
-            let expected = Duration::from_millis(expected_margin_ms);
-            assert!(
-                margin.abs_diff(expected) < Duration::from_millis(200),
-                "{lifetime} s: {margin:?}"
+        let check = |lifetime: u64, expected: u64| {
+            assert_eq!(
+                margin(Duration::from_secs(lifetime)),
+                Duration::from_millis(expected)
             );
         };
         check(3600, 360_000);
         check(20, 3_000);
         check(4, 2_000);
-        assert!(rotate_at(None, now).is_none());
+        check(3, 1_500);
+    }
+
+    #[test]
+    fn counted_copies_are_dropped_once_each_and_sides_swap() {
+        let mut overlap = Overlap::default();
+        assert!(overlap.admit(Side::Current, "1", "a"));
+        assert!(
+            overlap.admit(Side::Current, "1", "a"),
+            "the same text twice on one side"
+        );
+        assert!(!overlap.admit(Side::Next, "1", "a"));
+        assert!(!overlap.admit(Side::Next, "1", "a"));
+        assert!(overlap.admit(Side::Next, "1", "a"), "a third is new");
+        overlap.swap();
+        // What the next side delivered is now the current side's.
+        assert!(!overlap.admit(Side::Next, "1", "a"));
+        assert_eq!(overlap.len(), 0);
     }
 }

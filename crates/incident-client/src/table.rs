@@ -34,6 +34,8 @@ pub(crate) struct Table {
     /// Distinct subscription payloads, shared with the client that interns them.
     payloads: Payloads,
     stats: Arc<StatsInner>,
+    /// Subscriptions the server ended (`complete`, `error`) since the connection task asked.
+    finished: Vec<String>,
 }
 
 impl Table {
@@ -42,6 +44,43 @@ impl Table {
             entries: BTreeMap::new(),
             payloads,
             stats,
+            finished: Vec::new(),
+        }
+    }
+
+    /// The subscriptions the server ended since the last call: while rotating, the other
+    /// connection still has them.
+    pub(crate) fn take_finished(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// The connection was lost while rotating and the next one took over: it may not have
+    /// delivered everything it had, so caught-up streams catch up (the next connection already
+    /// has their subscriptions) and the others report a gap from `from`.
+    pub(crate) fn taken_over(
+        &mut self,
+        from: chrono::DateTime<chrono::Utc>,
+        server_now: Option<i64>,
+        recovery: &mut Recovery,
+    ) {
+        let now = recovery.now();
+        let mut caught_up = Vec::new();
+        for (id, entry) in &mut self.entries {
+            match entry.delivery.as_mut() {
+                Some(delivery) => {
+                    delivery.on_disconnected();
+                    delivery.on_subscribed();
+                    delivery.on_confirmed(server_now, now, entry.sink.depth());
+                    caught_up.push(id.clone());
+                }
+                None => entry.sink.push_gap(crate::gap::GapWindow {
+                    from,
+                    until: chrono::Utc::now(),
+                }),
+            }
+        }
+        for id in caught_up {
+            recovery.drive(self, &id);
         }
     }
 
@@ -173,6 +212,7 @@ impl Table {
                 return true;
             }
             ServerMessage::Error { id, payload } => {
+                self.finished.push(id.clone());
                 if let Some(entry) = self.remove(&id) {
                     entry
                         .sink
@@ -180,6 +220,7 @@ impl Table {
                 }
             }
             ServerMessage::Complete { id } => {
+                self.finished.push(id.clone());
                 if let Some(entry) = self.remove(&id) {
                     entry.sink.finish(EndReason::Completed, None);
                 }

@@ -14,14 +14,19 @@ use crate::error::BoxError;
 pub struct Token {
     jwt: String,
     expires_at: Option<SystemTime>,
+    issued_at: Option<SystemTime>,
 }
 
 impl Token {
     /// Wraps a JWT. Its expiry is read from its `exp` claim, if it has one.
     pub fn new(jwt: impl Into<String>) -> Self {
         let jwt = jwt.into();
-        let expires_at = jwt_expiry(&jwt);
-        Self { jwt, expires_at }
+        let (issued_at, expires_at) = jwt_times(&jwt);
+        Self {
+            jwt,
+            expires_at,
+            issued_at,
+        }
     }
 
     /// Wraps a token that expires at `expires_at` (whatever its own claims say).
@@ -29,6 +34,7 @@ impl Token {
         Self {
             jwt: token.into(),
             expires_at: Some(expires_at),
+            issued_at: Some(SystemTime::now()),
         }
     }
 
@@ -41,6 +47,11 @@ impl Token {
     /// when neither says.
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at
+    }
+
+    /// When it was issued (a JWT's `iat` claim, or when it was given with its expiry).
+    pub(crate) fn issued_at(&self) -> Option<SystemTime> {
+        self.issued_at
     }
 }
 
@@ -65,16 +76,23 @@ impl From<&str> for Token {
     }
 }
 
-/// The `exp` claim of a JWT (`header.claims.signature`, base64url), without verifying it.
-fn jwt_expiry(jwt: &str) -> Option<SystemTime> {
+/// The `iat` and `exp` claims of a JWT (`header.claims.signature`, base64url), without
+/// verifying it.
+fn jwt_times(jwt: &str) -> (Option<SystemTime>, Option<SystemTime>) {
     use base64::Engine;
-    let claims = jwt.split('.').nth(1)?;
-    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(claims.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&claims).ok()?;
-    let exp = claims["exp"].as_f64()?;
-    (exp >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(exp))
+    let claims = jwt.split('.').nth(1).and_then(|claims| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims.trim_end_matches('='))
+            .ok()
+    });
+    let claims: serde_json::Value = claims
+        .and_then(|claims| serde_json::from_slice(&claims).ok())
+        .unwrap_or_default();
+    let time = |name: &str| {
+        let seconds = claims[name].as_f64().filter(|s| (0.0..1e12).contains(s))?;
+        UNIX_EPOCH.checked_add(Duration::from_secs_f64(seconds))
+    };
+    (time("iat"), time("exp"))
 }
 
 type TokenFuture = Pin<Box<dyn Future<Output = Result<Token, BoxError>> + Send>>;
