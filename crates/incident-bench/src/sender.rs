@@ -46,6 +46,11 @@ async fn serve(stream: TcpStream, frames: Arc<Vec<String>>) -> anyhow::Result<()
                 "Sec-WebSocket-Protocol",
                 "graphql-transport-ws".parse().expect("valid header"),
             );
+            // As every HTTP server sends it: the SDK starts a stream at the server's clock.
+            let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            response
+                .headers_mut()
+                .insert("Date", date.parse().expect("valid header"));
             Ok(response)
         })
         .await?;

@@ -420,6 +420,16 @@ impl Delivery {
         let page = match result {
             Ok(page) => page,
             Err(Failure::Permanent(error)) => return self.end(error),
+            Err(Failure::Transient) if self.phase == Phase::Probing => {
+                // The listing cannot tell the start yet: deliver live events meanwhile rather
+                // than hold them (the first one delivered gives the start), and ask again at the
+                // next confirmation if none came by then.
+                self.phase = Phase::Waiting;
+                if self.confirmed {
+                    self.go_live();
+                }
+                return;
+            }
             Err(Failure::Transient) => return self.retry_later(now),
         };
         match self.phase {
@@ -734,6 +744,10 @@ impl Delivery {
 
     fn deliver(&mut self, payload: RawPayload, key: Option<Key>, recovered: bool) {
         if let Some(key) = key {
+            if self.watermark.is_none() {
+                // No start was known: this is it.
+                self.actions.push_back(Action::Started { at: key.created });
+            }
             let watermark = self.watermark.map_or(key.created, |w| w.max(key.created));
             self.watermark = Some(watermark);
             // Remember back to where the listing may be read again.
