@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 /// window (4,096 ids), so cycling through them never looks like repeats.
 const DISTINCT: usize = 8192;
 
+/// What precedes the last twelve hex digits of a flood incident's id.
+const ID_PREFIX: &str = "\"5eed0000-0000-0000-0000-";
+
 /// Digits of the send time (Unix nanoseconds) in `/rate` frames.
 const TIME_DIGITS: usize = 20;
 
@@ -47,7 +50,9 @@ async fn serve(stream: TcpStream, frames: Arc<Vec<String>>) -> anyhow::Result<()
                 "graphql-transport-ws".parse().expect("valid header"),
             );
             // As every HTTP server sends it: the SDK starts a stream at the server's clock.
-            let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            let date = chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string();
             response
                 .headers_mut()
                 .insert("Date", date.parse().expect("valid header"));
@@ -115,11 +120,22 @@ async fn stream_frames(
                 .map(|frame| frame.replacen("\"id\":\"SUB\"", &own_id, 1).into())
                 .collect();
             // The lock is taken per batch, so a pong waits for at most one batch.
+            // Every incident is distinct (a stream delivers each incident once): the id's last
+            // twelve hex digits are the frame's number, written into a copy of its template.
+            let id_at: Vec<usize> = encoded
+                .iter()
+                .map(|frame| frame.find(ID_PREFIX).expect("the id") + ID_PREFIX.len())
+                .collect();
             for batch in (0..count).collect::<Vec<_>>().chunks(256) {
                 let mut sink = sink.lock().await;
-                for n in batch {
-                    sink.feed(Message::Text(encoded[n % DISTINCT].clone()))
-                        .await?;
+                for &n in batch {
+                    let template = &encoded[n % DISTINCT];
+                    let at = id_at[n % DISTINCT];
+                    let mut frame = String::with_capacity(template.len());
+                    frame.push_str(&template[..at]);
+                    frame.push_str(&format!("{n:012x}"));
+                    frame.push_str(&template[at + 12..]);
+                    sink.feed(Message::Text(frame.into())).await?;
                 }
                 sink.flush().await?;
             }

@@ -674,7 +674,9 @@ async fn a_refused_catch_up_exits_5_and_keeps_the_checkpoint_before_the_hole() {
     server.graphql_refusing(true);
     server.drop_all();
     // Created once the watcher is on its next connection, so it is not live on the old one.
-    let reconnected = server.wait_for(WAIT, |s| s.connections_accepted() >= 2).await;
+    let reconnected = server
+        .wait_for(WAIT, |s| s.connections_accepted() >= 2)
+        .await;
     assert!(reconnected, "the watcher reconnected");
     open(&server, "missed", Severity::P3);
     let status = tokio::time::timeout(WAIT, watch.child.wait())

@@ -48,6 +48,14 @@ impl Table {
         }
     }
 
+    /// The server ended subscription `id`: what its delivery machine held is delivered first.
+    fn server_ended(&mut self, id: &str, recovery: &mut Recovery) {
+        if let Some(delivery) = self.entries.get_mut(id).and_then(|e| e.delivery.as_mut()) {
+            delivery.on_server_end();
+            recovery.drive(self, id);
+        }
+    }
+
     /// The subscriptions the server ended since the last call: while rotating, the other
     /// connection still has them.
     pub(crate) fn take_finished(&mut self) -> Vec<String> {
@@ -213,6 +221,7 @@ impl Table {
             }
             ServerMessage::Error { id, payload } => {
                 self.finished.push(id.clone());
+                self.server_ended(&id, recovery);
                 if let Some(entry) = self.remove(&id) {
                     entry
                         .sink
@@ -221,6 +230,7 @@ impl Table {
             }
             ServerMessage::Complete { id } => {
                 self.finished.push(id.clone());
+                self.server_ended(&id, recovery);
                 if let Some(entry) = self.remove(&id) {
                     entry.sink.finish(EndReason::Completed, None);
                 }

@@ -375,6 +375,21 @@ impl Delivery {
         }
     }
 
+    /// The server ended the subscription (`complete` or `error`): the live events held back
+    /// came before that, so they are delivered now, whatever a catch-up had still to read.
+    pub(crate) fn on_server_end(&mut self) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        while let Some((payload, key)) = self.held.pop_front() {
+            match key {
+                Some(key) if self.seen.contains(&key) => {}
+                key => self.deliver(payload, key, false),
+            }
+        }
+        self.phase = Phase::Ended;
+    }
+
     /// The consumer has room again.
     pub(crate) fn on_room(&mut self, now: u64, depth: usize) {
         self.depth = depth;

@@ -2,7 +2,7 @@
 //! again: stamped within the overlap before the watermark (or since a dropped live event that
 //! the listing is read again for), and any newer.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{HashSet, VecDeque};
 
 use incident_schema::Uuid;
 
@@ -12,14 +12,17 @@ use super::{Key, Micros};
 #[derive(Debug)]
 pub(crate) struct Seen {
     ids: HashSet<Uuid, foldhash::fast::RandomState>,
-    by_stamp: BTreeSet<Key>,
+    /// In the order they were delivered, which is about stamp order; forgetting stops at the
+    /// first one still needed, so one delivered out of order is kept a little longer, never
+    /// forgotten early.
+    by_stamp: VecDeque<Key>,
 }
 
 impl Seen {
     pub(crate) fn new() -> Self {
         Self {
             ids: HashSet::default(),
-            by_stamp: BTreeSet::new(),
+            by_stamp: VecDeque::new(),
         }
     }
 
@@ -31,18 +34,18 @@ impl Seen {
     /// again).
     pub(crate) fn insert(&mut self, key: Key, horizon: Micros) {
         if self.ids.insert(key.id) {
-            self.by_stamp.insert(key);
+            self.by_stamp.push_back(key);
         }
         self.forget_before(horizon);
     }
 
     /// Forgets what was stamped before `horizon`.
     pub(crate) fn forget_before(&mut self, horizon: Micros) {
-        while let Some(oldest) = self.by_stamp.first().copied() {
+        while let Some(oldest) = self.by_stamp.front().copied() {
             if oldest.created >= horizon {
                 break;
             }
-            self.by_stamp.pop_first();
+            self.by_stamp.pop_front();
             self.ids.remove(&oldest.id);
         }
     }

@@ -1013,3 +1013,26 @@ fn sim_hostile_schedules() {
     run_case("hostile", schedules() * 5, hostile);
     // With the other cases: 10,900 schedules at the default 1,000.
 }
+
+#[test]
+fn a_server_complete_delivers_what_was_held_first() {
+    let mut delivery = Delivery::new(Settings::new(8, None));
+    delivery.on_subscribed();
+    let key = |n: u128| Key {
+        created: 1_900_000_000_000_000 + n as Micros,
+        id: Uuid::from_u128(n),
+    };
+    // Before the server confirmed the subscription, events are held.
+    delivery.on_live(payload(key(1)), Some(key(1)), 0);
+    delivery.on_live(payload(key(2)), Some(key(2)), 0);
+    assert!(delivery.poll_action().is_none());
+    delivery.on_server_end();
+    let delivered: Vec<Key> = std::iter::from_fn(|| delivery.poll_action())
+        .filter_map(|action| match action {
+            Action::Deliver { key, .. } => key,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, [key(1), key(2)]);
+    assert_eq!(delivery.phase(), Phase::Ended);
+}
