@@ -29,6 +29,8 @@ pub(crate) struct Buffer {
     pub(crate) stats: Arc<StatsInner>,
     /// Shared by every subscription of the same kind on one client.
     pub(crate) metrics: Arc<StreamMetrics>,
+    /// `items.len()`, readable without the lock (kept up to date under it).
+    len: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) struct BufferState {
@@ -72,6 +74,7 @@ impl Buffer {
             capacity: capacity.max(1),
             stats,
             metrics,
+            len: Default::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Buffer {
             recovered,
             key,
         }));
+        self.counted(&state);
         drop(state);
         self.waker.wake();
     }
@@ -149,7 +153,12 @@ impl Buffer {
 
     /// How many items wait for the consumer.
     pub(crate) fn depth(&self) -> usize {
-        self.lock().items.len()
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Records the queue's length after a change (under the lock).
+    pub(crate) fn counted(&self, state: &BufferState) {
+        self.len.store(state.items.len(), Ordering::Relaxed);
     }
 
     /// Whether the consumer has gone (dropped or ended).
@@ -188,6 +197,7 @@ impl Buffer {
             self.metrics.dropped();
         }
         state.items.push_back(item);
+        self.counted(&state);
         drop(state);
         self.waker.wake();
     }
@@ -201,6 +211,7 @@ impl Buffer {
         if let Some(error) = error {
             state.terminal = Some(Box::new(error.clone()));
             state.items.push_back(Err(error));
+            self.counted(&state);
         }
         state.end = Some(reason);
         state.live = false;

@@ -183,7 +183,12 @@ impl IncidentClient {
     {
         let text = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
         let spec = match caught_up {
-            Some(_) => Some(crate::custom_catchup::spec_for(&text)?),
+            Some(_) => {
+                let mut spec = crate::custom_catchup::spec_for(&text)?;
+                // Identical subscriptions share one copy of their catch-up query.
+                spec.query = self.inner.payloads.intern(spec.query.to_string());
+                Some(spec)
+            }
             None => None,
         };
         let payload = self.inner.payloads.intern(text);

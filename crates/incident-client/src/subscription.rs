@@ -196,7 +196,9 @@ impl<T> Stream for Subscription<T> {
             let dropped = std::mem::take(&mut state.dropped_pending);
             return Poll::Ready(Some(Err(Error::Lagged { dropped })));
         }
-        let Some(item) = state.items.pop_front() else {
+        let item = state.items.pop_front();
+        this.buffer.counted(&state);
+        let Some(item) = item else {
             return if state.end.is_some() {
                 Poll::Ready(None)
             } else {
