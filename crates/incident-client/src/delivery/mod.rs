@@ -342,6 +342,7 @@ impl Delivery {
         }
         self.confirmed = false;
         self.due = true;
+        self.seen.index_live();
         // What is committed from now until the next confirmation has no live event: the
         // catch-up after it reads from here, however far a pass still running reads meanwhile.
         if let Some(watermark) = self.watermark {
@@ -381,6 +382,7 @@ impl Delivery {
         if self.phase == Phase::Ended {
             return;
         }
+        self.seen.index_live();
         while let Some((payload, key)) = self.held.pop_front() {
             match key {
                 Some(key) if self.seen.contains(&key) => {}
@@ -629,6 +631,7 @@ impl Delivery {
 
     /// A catch-up from the watermark less the overlap, or from the oldest dropped live event.
     fn begin(&mut self) {
+        self.seen.index_live();
         let overlap = self.settings.overlap.as_micros() as Micros;
         let from = self
             .watermark
@@ -774,7 +777,11 @@ impl Delivery {
                 .chain(self.held_floor)
                 .chain(self.protect_from)
                 .fold(horizon, Micros::min);
-            self.seen.insert(key, horizon);
+            if !recovered && self.phase == Phase::Live {
+                self.seen.insert_live(key, horizon);
+            } else {
+                self.seen.insert(key, horizon);
+            }
         }
         self.depth += 1;
         self.actions.push_back(Action::Deliver {
