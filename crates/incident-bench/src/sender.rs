@@ -175,24 +175,61 @@ async fn stream_frames(
 
 /// A `next` frame for `newIncidents` with a realistic incident (about 1.3 KB), subscription id
 /// `SUB` to be replaced. The members come in the order async-graphql (the real server) writes
-/// them: `type`, `id`, `payload`.
+/// them: `type`, `id`, `payload`, and the incident's in the order the SDK's selection names them
+/// (async-graphql answers in selection order; `json!` would sort them).
 fn incident_frame(n: usize, title: &str) -> String {
     let id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + n as u128);
     let created = "2026-11-26T19:22:14.791139941+00:00";
-    let payload = json!({ "data": { "newIncidents": {
-            "id": id, "createdAt": created, "updatedAt": created, "state": "DETECTED", "severity": "P1",
-            "incidentType": "AVAILABILITY", "source": "prometheus", "title": title,
-            "description": "Error rate on checkout-api is above 5% for 5 minutes in eu-west-1; p99 latency 2.4 s.",
-            "affectedResources": ["checkout-api", "payments-db"],
-            "labels": [{ "key": "env", "value": "prod" }, { "key": "region", "value": "eu-west-1" }, { "key": "team", "value": "payments" }],
-            "assignees": ["oncall-payments"], "fingerprint": "9f2c4e1a7b3d5f60", "correlationScore": 0.87,
-            "isActive": true, "isCritical": true,
-            "relatedIncidents": [{ "id": uuid::Uuid::from_u128(7), "title": "Payments DB failover", "severity": "P2", "state": "INVESTIGATING" }],
-            "resolution": null,
-            "timeline": [
-                { "timestamp": created, "eventType": "CREATED", "actor": "alert from prometheus", "description": "incident opened", "metadata": [] },
-                { "timestamp": created, "eventType": "NOTIFICATION_SENT", "actor": "pager", "description": "paged oncall-payments", "metadata": [{ "key": "channel", "value": "pagerduty" }] }
-            ]
-        } } });
+    let incident = Incident {
+        id,
+        created_at: created,
+        updated_at: created,
+        state: "DETECTED",
+        severity: "P1",
+        incident_type: "AVAILABILITY",
+        source: "prometheus",
+        title,
+        description: "Error rate on checkout-api is above 5% for 5 minutes in eu-west-1; p99 latency 2.4 s.",
+        affected_resources: json!(["checkout-api", "payments-db"]),
+        labels: json!([{ "key": "env", "value": "prod" }, { "key": "region", "value": "eu-west-1" }, { "key": "team", "value": "payments" }]),
+        assignees: json!(["oncall-payments"]),
+        fingerprint: "9f2c4e1a7b3d5f60",
+        correlation_score: 0.87,
+        is_active: true,
+        is_critical: true,
+        related_incidents: json!([{ "id": uuid::Uuid::from_u128(7), "title": "Payments DB failover", "severity": "P2", "state": "INVESTIGATING" }]),
+        resolution: Value::Null,
+        timeline: json!([
+            { "timestamp": created, "eventType": "CREATED", "actor": "alert from prometheus", "description": "incident opened", "metadata": [] },
+            { "timestamp": created, "eventType": "NOTIFICATION_SENT", "actor": "pager", "description": "paged oncall-payments", "metadata": [{ "key": "channel", "value": "pagerduty" }] }
+        ]),
+    };
+    let incident = serde_json::to_string(&incident).expect("serializes");
+    let payload = format!(r#"{{"data":{{"newIncidents":{incident}}}}}"#);
     format!(r#"{{"type":"next","id":"SUB","payload":{payload}}}"#)
+}
+
+/// An incident's members in the SDK's selection order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Incident<'a> {
+    id: uuid::Uuid,
+    created_at: &'a str,
+    updated_at: &'a str,
+    state: &'a str,
+    severity: &'a str,
+    incident_type: &'a str,
+    source: &'a str,
+    title: &'a str,
+    description: &'a str,
+    affected_resources: Value,
+    labels: Value,
+    assignees: Value,
+    fingerprint: &'a str,
+    correlation_score: f64,
+    is_active: bool,
+    is_critical: bool,
+    related_incidents: Value,
+    resolution: Value,
+    timeline: Value,
 }
