@@ -22,8 +22,8 @@ pub(crate) struct Entry {
     pub(crate) payload: Arc<str>,
     pub(crate) sink: Arc<Buffer>,
     /// For a caught-up stream: the listing it catches up with, and its delivery machine.
-    pub(crate) spec: Option<CatchupSpec>,
-    pub(crate) delivery: Option<Delivery>,
+    pub(crate) spec: Option<Box<CatchupSpec>>,
+    pub(crate) delivery: Option<Box<Delivery>>,
     /// The ping whose pong confirms that the server has read this subscription's `subscribe`.
     confirm_at: Option<u64>,
 }
@@ -105,7 +105,9 @@ impl Table {
         sink: Arc<Buffer>,
         catchup: Option<(CatchupSpec, Delivery)>,
     ) {
-        let (spec, delivery) = catchup.unzip();
+        let (spec, delivery) = catchup
+            .map(|(spec, delivery)| (Box::new(spec), Box::new(delivery)))
+            .unzip();
         self.entries.insert(
             id,
             Entry {

@@ -138,21 +138,20 @@ pub(crate) struct Settings {
     /// The consumer's buffer.
     pub(crate) capacity: usize,
     /// The severities the stream's incidents were opened with; `None` for all.
-    pub(crate) severities: Option<Vec<Severity>>,
+    pub(crate) severities: Option<Box<[Severity]>>,
     pub(crate) overlap: Duration,
-    /// The first retry delay of a failed page, doubling up to `max_retry`.
-    pub(crate) base_retry: Duration,
-    pub(crate) max_retry: Duration,
 }
+
+/// The first retry delay of a failed page, doubling up to [`MAX_RETRY`].
+const BASE_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(5);
 
 impl Settings {
     pub(crate) fn new(capacity: usize, severities: Option<Vec<Severity>>) -> Self {
         Self {
             capacity: capacity.max(1),
-            severities,
+            severities: severities.map(Vec::into_boxed_slice),
             overlap: DEFAULT_OVERLAP,
-            base_retry: Duration::from_millis(100),
-            max_retry: Duration::from_secs(5),
         }
     }
 }
@@ -184,7 +183,8 @@ pub(crate) struct Delivery {
     phase: Phase,
     /// The newest stamp delivered, or where the stream started; `None` until the server said.
     watermark: Option<Micros>,
-    seen: Seen,
+    /// Allocated with the first delivery (an idle subscription has none).
+    seen: Option<Box<Seen>>,
     /// Live events received while not live and not yet delivered, in arrival order. A catch-up
     /// delivers (or drops, if it listed them) those its reading has passed.
     held: VecDeque<(RawPayload, Option<Key>)>,
@@ -229,7 +229,7 @@ impl Delivery {
     /// A stream that starts now: the first confirmation's server time is its start.
     pub(crate) fn new(settings: Settings) -> Self {
         Self {
-            seen: Seen::new(),
+            seen: None,
             settings,
             phase: Phase::Waiting,
             watermark: None,
@@ -261,7 +261,7 @@ impl Delivery {
         let mut delivery = Self::new(settings);
         delivery.watermark = Some(at);
         for id in delivered {
-            delivery.seen.insert(
+            delivery.seen_mut().insert(
                 Key {
                     created: at,
                     id: *id,
@@ -271,6 +271,14 @@ impl Delivery {
         }
         delivery.due = true;
         delivery
+    }
+
+    fn seen_contains(&self, key: &Key) -> bool {
+        self.seen.as_ref().is_some_and(|seen| seen.contains(key))
+    }
+
+    fn seen_mut(&mut self) -> &mut Seen {
+        self.seen.get_or_insert_with(|| Box::new(Seen::new()))
     }
 
     /// The next action to execute, oldest first.
@@ -293,7 +301,7 @@ impl Delivery {
     /// the memory the machine itself uses.
     #[cfg(test)]
     pub(crate) fn memory(&self) -> (usize, usize) {
-        (self.held.len(), self.seen.len())
+        (self.held.len(), self.seen.as_ref().map_or(0, |s| s.len()))
     }
 
     /// `subscribe` went out on a new connection.
@@ -342,7 +350,9 @@ impl Delivery {
         }
         self.confirmed = false;
         self.due = true;
-        self.seen.index_live();
+        if let Some(seen) = self.seen.as_mut() {
+            seen.index_live();
+        };
         // What is committed from now until the next confirmation has no live event: the
         // catch-up after it reads from here, however far a pass still running reads meanwhile.
         if let Some(watermark) = self.watermark {
@@ -362,7 +372,7 @@ impl Delivery {
             Phase::Live => match key {
                 // Not an incident (an error payload): nothing to catch up, delivered as it is.
                 None => self.deliver(payload, None, false),
-                Some(key) if self.seen.contains(&key) => {}
+                Some(key) if self.seen_contains(&key) => {}
                 Some(key) if self.depth >= self.settings.capacity => {
                     // Set aside, not lost: a refill reads it back from the listing.
                     self.reread(key.created);
@@ -382,10 +392,12 @@ impl Delivery {
         if self.phase == Phase::Ended {
             return;
         }
-        self.seen.index_live();
+        if let Some(seen) = self.seen.as_mut() {
+            seen.index_live();
+        };
         while let Some((payload, key)) = self.held.pop_front() {
             match key {
-                Some(key) if self.seen.contains(&key) => {}
+                Some(key) if self.seen_contains(&key) => {}
                 key => self.deliver(payload, key, false),
             }
         }
@@ -525,7 +537,7 @@ impl Delivery {
             self.last_read = self.last_read.max(Some(last.key));
         }
         for listed in page.incidents {
-            if listed.key.created < self.from || self.seen.contains(&listed.key) {
+            if listed.key.created < self.from || self.seen_contains(&listed.key) {
                 continue;
             }
             if let Some(severities) = &self.settings.severities
@@ -570,7 +582,7 @@ impl Delivery {
         for (payload, key) in held {
             match key {
                 Some(key) if key <= last => {
-                    if !self.seen.contains(&key) {
+                    if !self.seen_contains(&key) {
                         self.deliver(payload, Some(key), false);
                     }
                 }
@@ -611,14 +623,15 @@ impl Delivery {
         self.phase = Phase::Live;
         while let Some((payload, key)) = self.held.pop_front() {
             match key {
-                Some(key) if self.seen.contains(&key) => {}
+                Some(key) if self.seen_contains(&key) => {}
                 key => self.deliver(payload, key, false),
             }
         }
         self.held_floor = None;
         if let Some(watermark) = self.watermark {
             let overlap = self.settings.overlap.as_micros() as Micros;
-            self.seen.forget_before(watermark.saturating_sub(overlap));
+            self.seen_mut()
+                .forget_before(watermark.saturating_sub(overlap));
         }
     }
 
@@ -631,7 +644,9 @@ impl Delivery {
 
     /// A catch-up from the watermark less the overlap, or from the oldest dropped live event.
     fn begin(&mut self) {
-        self.seen.index_live();
+        if let Some(seen) = self.seen.as_mut() {
+            seen.index_live();
+        };
         let overlap = self.settings.overlap.as_micros() as Micros;
         let from = self
             .watermark
@@ -681,11 +696,7 @@ impl Delivery {
     fn retry_later(&mut self, now: u64) {
         self.failures += 1;
         let exponent = (self.failures - 1).min(16);
-        let delay = self
-            .settings
-            .base_retry
-            .saturating_mul(1 << exponent)
-            .min(self.settings.max_retry);
+        let delay = BASE_RETRY.saturating_mul(1 << exponent).min(MAX_RETRY);
         let at = now + delay.as_millis() as u64;
         self.retry_at = Some(at);
         self.actions.push_back(Action::Wake { at });
@@ -704,7 +715,7 @@ impl Delivery {
     }
 
     fn hold(&mut self, payload: RawPayload, key: Option<Key>) {
-        if key.is_some_and(|key| self.seen.contains(&key)) {
+        if key.is_some_and(|key| self.seen_contains(&key)) {
             // Delivered already (a page read it before its live event came).
             return;
         }
@@ -778,9 +789,9 @@ impl Delivery {
                 .chain(self.protect_from)
                 .fold(horizon, Micros::min);
             if !recovered && self.phase == Phase::Live {
-                self.seen.insert_live(key, horizon);
+                self.seen_mut().insert_live(key, horizon);
             } else {
-                self.seen.insert(key, horizon);
+                self.seen_mut().insert(key, horizon);
             }
         }
         self.depth += 1;
