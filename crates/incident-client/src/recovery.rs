@@ -141,6 +141,9 @@ impl Recovery {
                 Action::End(error) => ended = Some(error),
             }
         }
+        if let Some(delivery) = entry.delivery.as_mut() {
+            delivery.trim(entry.sink.depth());
+        }
         if let Some(error) = ended {
             warn!(subscription = %id, %error, "the server refuses the catch-up query; ending the stream");
             self.ended.push(id.to_owned());

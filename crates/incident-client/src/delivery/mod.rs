@@ -281,6 +281,14 @@ impl Delivery {
         self.seen.get_or_insert_with(|| Box::new(Seen::new()))
     }
 
+    /// Returns the memory of queues that are empty, when the consumer has nothing queued either
+    /// (an idle stream keeps no buffer capacity; a busy one keeps it, to avoid reallocating).
+    pub(crate) fn trim(&mut self, depth: usize) {
+        if depth == 0 && self.actions.is_empty() {
+            self.actions.shrink_to_fit();
+        }
+    }
+
     /// The next action to execute, oldest first.
     pub(crate) fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
@@ -627,6 +635,8 @@ impl Delivery {
                 key => self.deliver(payload, key, false),
             }
         }
+        // Live events are not held until the next catch-up: give its memory back.
+        self.held.shrink_to_fit();
         self.held_floor = None;
         if let Some(watermark) = self.watermark {
             let overlap = self.settings.overlap.as_micros() as Micros;
