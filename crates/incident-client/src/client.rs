@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::builder::IncidentClientBuilder;
+use crate::catchup::CatchupSpec;
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::connection::Command;
@@ -40,6 +41,8 @@ pub(crate) struct ClientInner {
     stream_metrics: StreamMetricsSet,
     next_id: AtomicU64,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The catch-up of each distinct caught-up operation, shared by its subscriptions.
+    specs: std::sync::Mutex<std::collections::HashMap<Arc<str>, Arc<CatchupSpec>>>,
 }
 
 impl ClientInner {
@@ -62,6 +65,7 @@ impl ClientInner {
             stream_metrics: StreamMetricsSet::new(),
             next_id: AtomicU64::new(1),
             task: std::sync::Mutex::new(Some(task)),
+            specs: Default::default(),
         }
     }
 }
@@ -183,12 +187,7 @@ impl IncidentClient {
     {
         let text = serde_json::to_string(&operation).map_err(|e| Error::Decode(cause(e)))?;
         let spec = match caught_up {
-            Some(_) => {
-                let mut spec = crate::custom_catchup::spec_for(&text)?;
-                // Identical subscriptions share one copy of their catch-up query.
-                spec.query = self.inner.payloads.intern(spec.query.to_string());
-                Some(spec)
-            }
+            Some(_) => Some(self.catch_up_spec(&text)?),
             None => None,
         };
         let payload = self.inner.payloads.intern(text);
@@ -268,6 +267,21 @@ impl IncidentClient {
             delivered,
             self.inner.commands.clone(),
         ))
+    }
+
+    /// The catch-up of the operation `text`: built once per distinct operation, then shared.
+    fn catch_up_spec(&self, text: &str) -> Result<Arc<CatchupSpec>> {
+        let mut specs = self
+            .inner
+            .specs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(spec) = specs.get(text) {
+            return Ok(spec.clone());
+        }
+        let spec = Arc::new(crate::custom_catchup::spec_for(text)?);
+        specs.insert(Arc::from(text), spec.clone());
+        Ok(spec)
     }
 
     /// Why the connection task ended: its fatal error, or [`Error::Shutdown`].

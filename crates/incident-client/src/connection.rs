@@ -59,7 +59,7 @@ pub(crate) enum Command {
         payload: Arc<str>,
         sink: Arc<Buffer>,
         /// Boxed: most subscriptions are not caught up, and commands stay small.
-        catchup: Option<Box<(CatchupSpec, Delivery)>>,
+        catchup: Option<Box<(Arc<CatchupSpec>, Delivery)>>,
     },
     Unsubscribe {
         id: String,

@@ -22,7 +22,7 @@ pub(crate) struct Entry {
     pub(crate) payload: Arc<str>,
     pub(crate) sink: Arc<Buffer>,
     /// For a caught-up stream: the listing it catches up with, and its delivery machine.
-    pub(crate) spec: Option<Box<CatchupSpec>>,
+    pub(crate) spec: Option<Arc<CatchupSpec>>,
     pub(crate) delivery: Option<Box<Delivery>>,
     /// The ping whose pong confirms that the server has read this subscription's `subscribe`.
     confirm_at: Option<u64>,
@@ -103,10 +103,10 @@ impl Table {
         id: String,
         payload: Arc<str>,
         sink: Arc<Buffer>,
-        catchup: Option<(CatchupSpec, Delivery)>,
+        catchup: Option<(Arc<CatchupSpec>, Delivery)>,
     ) {
         let (spec, delivery) = catchup
-            .map(|(spec, delivery)| (Box::new(spec), Box::new(delivery)))
+            .map(|(spec, delivery)| (spec, Box::new(delivery)))
             .unzip();
         self.entries.insert(
             id,
