@@ -249,6 +249,61 @@ async fn a_bad_token_exits_with_the_auth_code() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_watch_gives_up_after_max_attempts_and_by_default_keeps_trying() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("ws://{unused}/graphql/ws");
+    let output = tokio::time::timeout(
+        WAIT,
+        Command::new(env!("CARGO_BIN_EXE_incident"))
+            .args([
+                "watch",
+                "new",
+                "--wait",
+                "--max-attempts",
+                "2",
+                "--ws-url",
+                &url,
+            ])
+            .output(),
+    )
+    .await
+    .expect("gives up within the wait")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("gave up reconnecting after 2 attempt(s)"),
+        "{stderr}"
+    );
+    // Without --max-attempts a daemon outlasts the library's default of 10 attempts: it is
+    // still trying after the eleventh (each attempt is logged).
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["watch", "new", "--wait", "--ws-url", &url])
+        .env("LOG_LEVEL", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stderr.take().unwrap()).lines();
+    let eleventh = tokio::time::timeout(Duration::from_secs(150), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("attempt=11") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(eleventh, Ok(true), "an eleventh attempt was logged");
+    assert!(watch.try_wait().unwrap().is_none(), "still trying");
+    watch.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn connection_failures_and_bad_usage_have_their_own_codes() {
     let unused = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
