@@ -16,7 +16,13 @@ use tokio::sync::watch;
 /// Installs the process-wide Prometheus recorder. Call it before the client is made: the client
 /// resolves its metric handles then.
 pub fn install_recorder() -> Result<PrometheusHandle> {
+    // Ping round trips as a histogram with buckets, not the exporter's default summary.
     PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(incident_client::telemetry::PING_RTT.into()),
+            incident_client::telemetry::PING_RTT_BUCKETS,
+        )
+        .context("configuring the ping round-trip histogram")?
         .install_recorder()
         .context("installing the Prometheus recorder")
 }

@@ -38,7 +38,11 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
     };
     let severities = crate::watch::severities(&args.severities)?;
     let metrics = match args.metrics_addr {
-        Some(_) => Some(crate::ops_http::install_recorder()?),
+        Some(_) => {
+            let handle = crate::ops_http::install_recorder()?;
+            describe_relay_metrics();
+            Some(handle)
+        }
         None => None,
     };
     let jetstream = connect_nats(&args.nats, &args.nats_auth).await?;
@@ -363,6 +367,31 @@ fn covers(pattern: &str, subject: &str) -> bool {
         }
     }
     tokens.next().is_none()
+}
+
+/// Help text for the relay's own metrics (`# HELP` lines on `/metrics`).
+fn describe_relay_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge};
+    describe_counter!(
+        "incident_relay_published_total",
+        Unit::Count,
+        "Incidents published to JetStream and acknowledged."
+    );
+    describe_counter!(
+        "incident_relay_duplicates_total",
+        Unit::Count,
+        "Publishes JetStream acknowledged as duplicates (another relay had published them)."
+    );
+    describe_counter!(
+        "incident_relay_publish_failures_total",
+        Unit::Count,
+        "Failed publish attempts (each retried)."
+    );
+    describe_gauge!(
+        "incident_relay_last_published_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the last acknowledged publish."
+    );
 }
 
 #[cfg(test)]

@@ -591,6 +591,19 @@ async fn metrics_and_healthz_follow_a_server_restart() {
         "{metrics}"
     );
     assert!(metrics.contains("incident_client_connected 1"), "{metrics}");
+    // Described metrics, and ping round trips as a real histogram.
+    assert!(
+        metrics.contains("# HELP incident_client_events_total Events received"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE incident_client_ping_rtt_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("incident_client_ping_rtt_seconds_bucket{le=\"0.005\"}"),
+        "{metrics}"
+    );
 
     let restarting = {
         let server = server.clone();

@@ -19,7 +19,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use metrics::{Counter, Gauge, counter, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 
 /// Events received from the server.
 pub const EVENTS: &str = "incident_client_events_total";
@@ -43,6 +46,64 @@ pub const ROTATIONS: &str = "incident_client_rotations_total";
 pub const CONNECTED: &str = "incident_client_connected";
 /// Ping to pong round trip.
 pub const PING_RTT: &str = "incident_client_ping_rtt_seconds";
+
+/// Bucket bounds (seconds) for [`PING_RTT`], for exporters that make histograms (Prometheus:
+/// `PrometheusBuilder::set_buckets_for_metric`): 0.5 ms to 10 s.
+pub const PING_RTT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Describes every metric to the installed recorder (help text and unit), so an exporter
+/// prints `# HELP` lines. The client does it when it connects; idempotent.
+pub fn describe() {
+    describe_counter!(
+        EVENTS,
+        Unit::Count,
+        "Events received from the server, by stream."
+    );
+    describe_counter!(
+        DELIVERED,
+        Unit::Count,
+        "Events handed to the consumer, by stream."
+    );
+    describe_counter!(
+        DROPPED,
+        Unit::Count,
+        "Events dropped because the consumer fell behind (streams that cannot be caught up)."
+    );
+    describe_counter!(
+        CAUGHT_UP,
+        Unit::Count,
+        "Incidents recovered by catch-up queries and delivered, by stream."
+    );
+    describe_counter!(GAPS, Unit::Count, "Gap notices delivered, by stream.");
+    describe_gauge!(
+        LAST_EVENT,
+        Unit::Seconds,
+        "Unix time of the last event received on a stream."
+    );
+    describe_counter!(
+        RECONNECTS,
+        Unit::Count,
+        "Successful connections after the first."
+    );
+    describe_counter!(
+        AUTH_REFRESHES,
+        Unit::Count,
+        "Fresh tokens asked for after the server rejected one."
+    );
+    describe_counter!(
+        ROTATIONS,
+        Unit::Count,
+        "Connections replaced before their token expired, with no gap on any stream."
+    );
+    describe_gauge!(CONNECTED, "1 while connected and acknowledged, else 0.");
+    describe_histogram!(
+        PING_RTT,
+        Unit::Seconds,
+        "Round trip of the keepalive ping to its pong."
+    );
+}
 
 /// One stream's handles, resolved once.
 #[derive(Debug)]
@@ -140,6 +201,7 @@ pub(crate) struct ConnectionMetrics {
 
 impl ConnectionMetrics {
     pub(crate) fn new() -> Self {
+        describe();
         Self {
             reconnects: counter!(RECONNECTS),
             auth_refreshes: counter!(AUTH_REFRESHES),
