@@ -20,12 +20,19 @@ pub fn install_recorder() -> Result<PrometheusHandle> {
     PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full(incident_client::telemetry::PING_RTT.into()),
-            incident_client::telemetry::PING_RTT_BUCKETS,
+            PING_RTT_BUCKETS,
         )
         .context("configuring the ping round-trip histogram")?
         .install_recorder()
         .context("installing the Prometheus recorder")
 }
+
+/// Bucket bounds (seconds) for the ping round-trip histogram: 0.5 ms to 10 s (the same as
+/// `incident_client::telemetry::PING_RTT_BUCKETS`, repeated so this crate builds against the
+/// published client of the previous release too).
+const PING_RTT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(
