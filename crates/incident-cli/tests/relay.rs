@@ -728,10 +728,11 @@ async fn the_relay_runs_through_five_token_expiries_with_a_rewritten_token_file(
         .await;
     assert!(live, "the relay subscribed");
     let mut opened = Vec::new();
-    // The first connection and five rotations, with incidents throughout.
+    // The first connection and five rotations, with an incident every 200 ms throughout.
+    let mut pace = tokio::time::interval(Duration::from_millis(200));
     while server.connections_accepted() < 6 {
+        pace.tick().await;
         opened.push(open(&server, &format!("through expiries {}", opened.len())));
-        tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
             opened.len() < 200,
             "no rotations: {}",

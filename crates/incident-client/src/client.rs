@@ -223,17 +223,10 @@ impl IncidentClient {
                 );
                 settings.overlap = self.inner.config.catch_up_overlap;
                 let (delivery, checkpoint) = match start {
-                    Some(checkpoint) => {
-                        let delivered: Vec<Uuid> = checkpoint
-                            .ids
-                            .iter()
-                            .chain(&checkpoint.recent)
-                            .copied()
-                            .collect();
-                        let at = checkpoint.created_at.timestamp_micros();
-                        let delivery = crate::delivery::Delivery::resumed(settings, at, &delivered);
-                        (delivery, checkpoint)
-                    }
+                    Some(checkpoint) => (
+                        crate::delivery::Delivery::resumed(settings, &checkpoint),
+                        checkpoint,
+                    ),
                     // Until the consumer takes an incident, the checkpoint is where the stream
                     // started; it moves to the server's stamps with the first one.
                     None => (

@@ -142,9 +142,13 @@ pub(crate) struct Settings {
     pub(crate) overlap: Duration,
 }
 
-/// The first retry delay of a failed page, doubling up to [`MAX_RETRY`].
-const BASE_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_secs(5);
+/// How a failed page is retried: 100 ms doubling to 5 s (the reconnect policy's ceilings,
+/// without jitter: one client's queries do not herd), never giving up.
+const PAGE_RETRY: crate::backoff::ReconnectPolicy = crate::backoff::ReconnectPolicy {
+    base_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(5),
+    max_attempts: None,
+};
 
 impl Settings {
     pub(crate) fn new(capacity: usize, severities: Option<Vec<Severity>>) -> Self {
@@ -254,13 +258,14 @@ impl Delivery {
         }
     }
 
-    /// A stream resumed from a checkpoint at `at` whose consumer had the incidents `delivered`
-    /// (those stamped at `at` and within the overlap before it): it catches up from there once
+    /// A stream resumed from `checkpoint`: its consumer had the incidents it names (those
+    /// stamped at its instant and within the overlap before it); it catches up from there once
     /// confirmed.
-    pub(crate) fn resumed(settings: Settings, at: Micros, delivered: &[Uuid]) -> Self {
+    pub(crate) fn resumed(settings: Settings, checkpoint: &crate::checkpoint::Checkpoint) -> Self {
+        let at = checkpoint.created_at.timestamp_micros();
         let mut delivery = Self::new(settings);
         delivery.watermark = Some(at);
-        for id in delivered {
+        for id in checkpoint.ids.iter().chain(&checkpoint.recent) {
             delivery.seen_mut().insert(
                 Key {
                     created: at,
@@ -303,6 +308,13 @@ impl Delivery {
     #[cfg(test)]
     pub(crate) fn watermark(&self) -> Option<Micros> {
         self.watermark
+    }
+
+    /// What holds the dedup memory back: a pending re-read, the oldest held event, a re-read
+    /// pass's start.
+    #[cfg(test)]
+    pub(crate) fn floors(&self) -> (Option<Micros>, Option<Micros>, Option<Micros>) {
+        (self.reread_from, self.held_floor, self.protect_from)
     }
 
     /// How many live events are held back and how many ids are remembered for deduplication:
@@ -705,9 +717,7 @@ impl Delivery {
 
     fn retry_later(&mut self, now: u64) {
         self.failures += 1;
-        let exponent = (self.failures - 1).min(16);
-        let delay = BASE_RETRY.saturating_mul(1 << exponent).min(MAX_RETRY);
-        let at = now + delay.as_millis() as u64;
+        let at = now + PAGE_RETRY.ceiling(self.failures).as_millis() as u64;
         self.retry_at = Some(at);
         self.actions.push_back(Action::Wake { at });
     }
