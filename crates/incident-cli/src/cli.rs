@@ -16,23 +16,23 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// WebSocket endpoint. Without it, `watch` starts an embedded dev server (when built with
-    /// the `devserver` feature, the default).
-    #[arg(long, global = true, env = "WS_URL")]
+    /// the `devserver` feature, the default). Also read from WS_URL.
+    #[arg(long, global = true, env = "INCIDENT_WS_URL")]
     pub ws_url: Option<String>,
-    /// HTTP GraphQL endpoint (default: derived from the WebSocket URL).
-    #[arg(long, global = true, env = "HTTP_URL")]
+    /// HTTP GraphQL endpoint (default: derived from the WebSocket URL). Also read from HTTP_URL.
+    #[arg(long, global = true, env = "INCIDENT_HTTP_URL")]
     pub http_url: Option<String>,
-    /// JWT to present.
-    #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
+    /// JWT to present. Also read from AUTH_TOKEN.
+    #[arg(long, global = true, env = "INCIDENT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Read the JWT from this file on every connect and after a rejection (a Kubernetes
     /// projected token, a file a sidecar rewrites): connections are rotated before each token
-    /// expires. Takes precedence over AUTH_TOKEN; not with --token or --token-command.
+    /// expires. Takes precedence over INCIDENT_TOKEN; not with --token or --token-command.
     #[arg(long, global = true, value_name = "FILE", env = "INCIDENT_TOKEN_FILE")]
     pub token_file: Option<std::path::PathBuf>,
     /// Run this shell command for a token: it prints the JWT, or JSON `{"token": "...",
     /// "expiresAt": "<RFC 3339>"}`; cached until shortly before it expires. Takes precedence
-    /// over AUTH_TOKEN; not with --token or --token-file.
+    /// over INCIDENT_TOKEN; not with --token or --token-file.
     #[arg(
         long,
         global = true,
@@ -47,10 +47,12 @@ pub struct Global {
         global = true,
         value_name = "DURATION",
         default_value = "10s",
+        env = "INCIDENT_TOKEN_TIMEOUT",
         value_parser = parse_duration
     )]
     pub token_timeout: std::time::Duration,
-    /// Whether --token came on the command line (not from AUTH_TOKEN): filled in after parsing.
+    /// Whether --token came on the command line (not from the environment): filled in after
+    /// parsing.
     #[arg(skip)]
     pub token_from_flag: bool,
     /// Also trust this CA certificate (PEM) for wss:// and https://, such as a private CA.
@@ -61,14 +63,142 @@ pub struct Global {
     #[arg(long, global = true)]
     pub system_roots: bool,
     /// Present this client certificate (PEM) for mutual TLS; needs --client-key.
-    #[arg(long, global = true, value_name = "FILE", requires = "client_key")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "INCIDENT_CLIENT_CERT",
+        requires = "client_key"
+    )]
     pub client_cert: Option<std::path::PathBuf>,
     /// The client certificate's private key (PEM).
-    #[arg(long, global = true, value_name = "FILE", requires = "client_cert")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "INCIDENT_CLIENT_KEY",
+        requires = "client_cert"
+    )]
     pub client_key: Option<std::path::PathBuf>,
-    /// Log filter for stderr: error, warn, info, debug, trace.
-    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
+    /// Log filter for stderr: error, warn, info, debug, trace (or a tracing filter such as
+    /// `info,incident_client=debug`). Also read from LOG_LEVEL.
+    #[arg(
+        long,
+        global = true,
+        env = "INCIDENT_LOG_LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
+    /// How stderr logs are written: lines for people, or one JSON object per line for log
+    /// shippers (messages, errors and hints alike).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "INCIDENT_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// The format of stderr logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (colored on a terminal).
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
+}
+
+/// The environment names the seed clients and the `nats` CLI use, still honoured: each is read
+/// when its `INCIDENT_*` name is not set. (Subcommand path, argument id, name, alias.)
+pub const ENV_ALIASES: &[(&[&str], &str, &str, &str)] = &[
+    (&[], "ws_url", "INCIDENT_WS_URL", "WS_URL"),
+    (&[], "http_url", "INCIDENT_HTTP_URL", "HTTP_URL"),
+    (&[], "token", "INCIDENT_TOKEN", "AUTH_TOKEN"),
+    (&[], "log_level", "INCIDENT_LOG_LEVEL", "LOG_LEVEL"),
+    (
+        &["serve"],
+        "jwt_secret",
+        "INCIDENT_JWT_SECRET",
+        "JWT_SECRET",
+    ),
+    (
+        &["token", "mint"],
+        "jwt_secret",
+        "INCIDENT_JWT_SECRET",
+        "JWT_SECRET",
+    ),
+    (&["relay"], "nats", "INCIDENT_NATS_URL", "NATS_URL"),
+    (
+        &["relay"],
+        "nats_creds",
+        "INCIDENT_NATS_CREDS",
+        "NATS_CREDS",
+    ),
+    (&["relay"], "nats_nkey", "INCIDENT_NATS_NKEY", "NATS_NKEY"),
+    (&["relay"], "nats_user", "INCIDENT_NATS_USER", "NATS_USER"),
+    (
+        &["relay"],
+        "nats_password",
+        "INCIDENT_NATS_PASSWORD",
+        "NATS_PASSWORD",
+    ),
+    (
+        &["relay"],
+        "nats_token",
+        "INCIDENT_NATS_TOKEN",
+        "NATS_TOKEN",
+    ),
+    (
+        &["relay"],
+        "nats_ca_cert",
+        "INCIDENT_NATS_CA_CERT",
+        "NATS_CA_CERT",
+    ),
+    (
+        &["relay"],
+        "nats_client_cert",
+        "INCIDENT_NATS_CLIENT_CERT",
+        "NATS_CLIENT_CERT",
+    ),
+    (
+        &["relay"],
+        "nats_client_key",
+        "INCIDENT_NATS_CLIENT_KEY",
+        "NATS_CLIENT_KEY",
+    ),
+];
+
+/// The command line, with each argument reading its alias instead of its `INCIDENT_*` name
+/// when only the alias is set in `env` (so clap parses, requires and hides it as usual).
+pub fn command_with_env_aliases(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    for (path, id, name, alias) in ENV_ALIASES {
+        if env(name).is_some() || env(alias).is_none() {
+            continue;
+        }
+        command = with_arg_env(command, path, id, alias);
+    }
+    command
+}
+
+fn with_arg_env(
+    command: clap::Command,
+    path: &[&str],
+    id: &str,
+    name: &'static str,
+) -> clap::Command {
+    match path.split_first() {
+        None => command.mut_arg(id, |arg| arg.env(name)),
+        Some((first, rest)) => {
+            if command.find_subcommand(first).is_none() {
+                // A subcommand left out of this build (a feature is off).
+                return command;
+            }
+            command.mut_subcommand(*first, |sub| with_arg_env(sub, rest, id, name))
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +225,18 @@ pub enum Command {
     /// Mint tokens for a dev server.
     #[cfg(feature = "devserver")]
     Token(TokenArgs),
+    /// Print a shell completion script: `source <(incident completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write a page per command into a folder.
+    Man {
+        /// Write `incident.1` and one page per subcommand here instead of printing `incident.1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -224,8 +366,14 @@ pub struct RelayArgs {
     /// Only these severities (new), comma-separated: P0,P1.
     #[arg(long = "severity", value_delimiter = ',')]
     pub severities: Vec<String>,
-    /// The NATS server(s), such as nats://127.0.0.1:4222 (comma-separated for a cluster).
-    #[arg(long, env = "NATS_URL", value_name = "URL", hide_env_values = true)]
+    /// The NATS server(s), such as nats://127.0.0.1:4222 (comma-separated for a cluster). Also
+    /// read from NATS_URL.
+    #[arg(
+        long,
+        env = "INCIDENT_NATS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub nats: String,
     /// The JetStream stream; created when missing, with SUBJECT and a 10-minute duplicate window.
     #[arg(long, value_name = "NAME")]
@@ -247,21 +395,22 @@ pub struct RelayArgs {
     pub nats_auth: NatsAuth,
 }
 
-/// How `incident relay` authenticates to NATS, as the `nats` CLI takes it.
+/// How `incident relay` authenticates to NATS, as the `nats` CLI takes it (its `NATS_*`
+/// environment names are read too).
 #[cfg(feature = "relay")]
 #[derive(Debug, Args)]
 pub struct NatsAuth {
     /// A NATS credentials file (user JWT and nkey seed, as `nsc` writes it).
-    #[arg(long, value_name = "FILE", env = "NATS_CREDS")]
+    #[arg(long, value_name = "FILE", env = "INCIDENT_NATS_CREDS")]
     pub nats_creds: Option<std::path::PathBuf>,
     /// A file holding a user nkey seed (`SU...`).
-    #[arg(long, value_name = "FILE", env = "NATS_NKEY")]
+    #[arg(long, value_name = "FILE", env = "INCIDENT_NATS_NKEY")]
     pub nats_nkey: Option<std::path::PathBuf>,
     /// A NATS user name (with --nats-password).
     #[arg(
         long,
         value_name = "USER",
-        env = "NATS_USER",
+        env = "INCIDENT_NATS_USER",
         requires = "nats_password"
     )]
     pub nats_user: Option<String>,
@@ -269,22 +418,27 @@ pub struct NatsAuth {
     #[arg(
         long,
         value_name = "PASSWORD",
-        env = "NATS_PASSWORD",
+        env = "INCIDENT_NATS_PASSWORD",
         hide_env_values = true,
         requires = "nats_user"
     )]
     pub nats_password: Option<String>,
     /// A NATS authentication token.
-    #[arg(long, value_name = "TOKEN", env = "NATS_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "INCIDENT_NATS_TOKEN",
+        hide_env_values = true
+    )]
     pub nats_token: Option<String>,
     /// Trust this CA for the NATS server's certificate (and require TLS).
-    #[arg(long, value_name = "FILE", env = "NATS_CA_CERT")]
+    #[arg(long, value_name = "FILE", env = "INCIDENT_NATS_CA_CERT")]
     pub nats_ca_cert: Option<std::path::PathBuf>,
     /// A client certificate for NATS mutual TLS (with --nats-client-key).
     #[arg(
         long,
         value_name = "FILE",
-        env = "NATS_CLIENT_CERT",
+        env = "INCIDENT_NATS_CLIENT_CERT",
         requires = "nats_client_key"
     )]
     pub nats_client_cert: Option<std::path::PathBuf>,
@@ -292,7 +446,7 @@ pub struct NatsAuth {
     #[arg(
         long,
         value_name = "FILE",
-        env = "NATS_CLIENT_KEY",
+        env = "INCIDENT_NATS_CLIENT_KEY",
         requires = "nats_client_cert"
     )]
     pub nats_client_key: Option<std::path::PathBuf>,
@@ -444,39 +598,10 @@ pub enum IncidentsCommand {
     },
 }
 
+/// `incident serve`'s arguments, defined once with the dev server (`incident-devserver serve`
+/// takes the same).
 #[cfg(feature = "devserver")]
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub addr: std::net::SocketAddr,
-    /// Demo alerts per second.
-    #[arg(long, value_name = "RATE")]
-    pub demo_traffic: Option<f64>,
-    /// HS256 secret for tokens.
-    #[arg(
-        long,
-        env = "JWT_SECRET",
-        hide_env_values = true,
-        conflicts_with = "no_auth"
-    )]
-    pub jwt_secret: Option<String>,
-    /// Accept requests without tokens.
-    #[arg(long)]
-    pub no_auth: bool,
-    /// Keep the data in this file across restarts (read at start, written after changes).
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<std::path::PathBuf>,
-    /// Serve https:// and wss:// with this certificate chain (PEM); needs --tls-key.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    pub tls_cert: Option<std::path::PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    pub tls_key: Option<std::path::PathBuf>,
-    /// Require client certificates signed by this CA (PEM): mutual TLS.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    pub client_ca: Option<std::path::PathBuf>,
-}
+pub use incident_devserver::args::ServeArgs;
 
 #[cfg(feature = "devserver")]
 #[derive(Debug, Args)]
@@ -489,17 +614,7 @@ pub struct TokenArgs {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print a token signed with the secret.
-    Mint {
-        /// The token's subject.
-        #[arg(long, default_value = "developer")]
-        sub: String,
-        /// Lifetime: 30s, 15m, 1h, 2d.
-        #[arg(long, default_value = "1h", value_parser = incident_devserver::parse_ttl)]
-        ttl: std::time::Duration,
-        /// HS256 secret.
-        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-        jwt_secret: String,
-    },
+    Mint(incident_devserver::args::MintArgs),
 }
 
 /// A duration such as `500ms`, `10s`, `3m`, `1h`.

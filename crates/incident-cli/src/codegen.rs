@@ -18,7 +18,7 @@ pub fn run(args: &CodegenArgs) -> Result<()> {
     let module = incident_codegen::module(&sdl, &documents)?;
     if args.check {
         if incident_codegen::is_fresh(&args.out, &module) {
-            eprintln!("{} is up to date", args.out.display());
+            crate::logging::status(&format!("{} is up to date", args.out.display()));
             return Ok(());
         }
         bail!(Stale(format!(
@@ -34,11 +34,11 @@ pub fn run(args: &CodegenArgs) -> Result<()> {
     }
     std::fs::write(&args.out, &module)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
+    crate::logging::status(&format!(
         "wrote {} ({} document(s))",
         args.out.display(),
         documents.names().count()
-    );
+    ));
     Ok(())
 }
 

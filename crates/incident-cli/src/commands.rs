@@ -19,7 +19,7 @@ use crate::exit::{UsageError, parse};
 async fn client(global: &Global) -> Result<IncidentClient> {
     let Some(url) = &global.ws_url else {
         bail!(UsageError(
-            "set WS_URL or --ws-url to the server (for example ws://localhost:8080/graphql/ws)"
+            "set --ws-url or INCIDENT_WS_URL (or WS_URL) to the server (for example ws://localhost:8080/graphql/ws)"
                 .into()
         ));
     };
@@ -181,32 +181,13 @@ pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
 /// `incident serve`: the dev server in the foreground.
 #[cfg(feature = "devserver")]
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let mut builder = incident_devserver::DevServer::builder().addr(args.addr);
-    match (args.jwt_secret, args.no_auth) {
-        (_, true) => builder = builder.no_auth(),
-        (Some(secret), false) => builder = builder.jwt_secret(secret),
-        (None, false) => bail!(UsageError(
-            "give --jwt-secret (or JWT_SECRET), or --no-auth".into()
-        )),
-    }
-    if let Some(rate) = args.demo_traffic {
-        builder = builder.demo_traffic(rate);
-    }
-    if let Some(state) = args.state {
-        builder = builder.state_file(state);
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        builder = builder.tls_files(cert, key);
-    }
-    if let Some(ca) = args.client_ca {
-        builder = builder.client_ca_file(ca);
-    }
+    let builder = args.builder().map_err(UsageError)?;
     let server = builder.start().await?;
-    eprintln!(
+    crate::logging::status(&format!(
         "serving {} and {}; Ctrl-C to stop",
         server.http_url(),
         server.ws_url()
-    );
+    ));
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())
@@ -215,15 +196,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 /// `incident token mint`.
 #[cfg(feature = "devserver")]
 pub fn token(args: TokenArgs) -> Result<()> {
-    let TokenCommand::Mint {
-        sub,
-        ttl,
-        jwt_secret,
-    } = args.command;
-    println!(
-        "{}",
-        incident_devserver::mint(jwt_secret.as_bytes(), &sub, ttl)
-    );
+    let TokenCommand::Mint(mint) = args.command;
+    println!("{}", mint.mint());
     Ok(())
 }
 
@@ -251,12 +225,12 @@ async fn list_page(
             print_line(incident);
         }
         let info = &page.page_info;
-        eprintln!(
+        crate::logging::status(&format!(
             "page {} of {} ({} incidents)",
             info.page + 1,
             info.total_pages.max(1),
             info.total_count
-        );
+        ));
     }
     Ok(())
 }
@@ -295,7 +269,7 @@ async fn list_all(client: &IncidentClient, filter: IncidentFilterInput, json: bo
         }
         page += 1;
     }
-    eprintln!("{total} incidents");
+    crate::logging::status(&format!("{total} incidents"));
     Ok(())
 }
 

@@ -12,15 +12,15 @@ use crate::watch::{stream_until_done, subscribe};
 
 /// `incident demo`: an embedded dev server with demo traffic, watched through the typed client.
 pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
-    eprintln!(
+    crate::logging::status(&format!(
         "starting an embedded dev server with {} demo alert(s) a second; Ctrl-C to stop",
         args.rate
-    );
+    ));
     let (client, server) = start(args.rate).await?;
-    eprintln!(
+    crate::logging::status(&format!(
         "server: {}  (watching critical, new and state-changes)",
         server.ws_url()
-    );
+    ));
     let watch = WatchArgs {
         metrics_addr: None,
         wait: false,

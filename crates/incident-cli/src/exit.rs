@@ -17,14 +17,14 @@ pub const CATCH_UP: u8 = 5;
 
 /// Prints the error on stderr and picks the exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    let mut hint = None;
     let client_error = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<Error>());
     let code = match client_error {
         Some(Error::AuthRejected { .. }) => {
-            eprintln!(
-                "hint: the server rejected the token; pass a valid one with --token or AUTH_TOKEN"
+            hint = Some(
+                "the server rejected the token; pass a valid one with --token or INCIDENT_TOKEN (or --token-file, --token-command)",
             );
             AUTH
         }
@@ -35,14 +35,14 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         }
         Some(Error::InvalidUrl { .. } | Error::InvalidSetting { .. }) => USAGE,
         Some(Error::CatchUpRefused(_)) => {
-            eprintln!(
-                "hint: the server refused the catch-up query; the checkpoint was kept before what could not be fetched, so rerunning resumes there"
+            hint = Some(
+                "the server refused the catch-up query; the checkpoint was kept before what could not be fetched, so rerunning resumes there",
             );
             CATCH_UP
         }
         Some(error) if error.is_certificate_problem() => {
-            eprintln!(
-                "hint: a TLS certificate was not accepted; trust the server's CA with --ca-cert FILE (or --system-roots), and for mutual TLS present --client-cert and --client-key"
+            hint = Some(
+                "a TLS certificate was not accepted; trust the server's CA with --ca-cert FILE (or --system-roots), and for mutual TLS present --client-cert and --client-key",
             );
             CONNECTION
         }
@@ -53,8 +53,8 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
             | Error::RetriesExhausted { .. }
             | Error::Http(_),
         ) => {
-            eprintln!(
-                "hint: is the server running at that address? Without --ws-url, `incident watch` starts an embedded one"
+            hint = Some(
+                "is the server running at that address? Without --ws-url, `incident watch` starts an embedded one",
             );
             CONNECTION
         }
@@ -62,6 +62,17 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         _ if error.downcast_ref::<Unreachable>().is_some() => CONNECTION,
         _ => 1,
     };
+    if crate::logging::is_json() {
+        match hint {
+            Some(hint) => tracing::error!(exit_code = code, hint, "{error:#}"),
+            None => tracing::error!(exit_code = code, "{error:#}"),
+        }
+    } else {
+        eprintln!("error: {error:#}");
+        if let Some(hint) = hint {
+            eprintln!("hint: {hint}");
+        }
+    }
     ExitCode::from(code)
 }
 

@@ -10,6 +10,8 @@ mod commands;
 #[cfg(feature = "devserver")]
 mod embedded;
 mod exit;
+mod logging;
+mod manual;
 mod ops_http;
 #[cfg(feature = "relay")]
 mod relay;
@@ -23,14 +25,14 @@ use crate::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let matches = cli::command_with_env_aliases(|name| std::env::var_os(name)).get_matches();
     let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
     cli.global.token_from_flag =
         matches.value_source("token") == Some(clap::parser::ValueSource::CommandLine);
-    init_logging(&cli.global.log_level);
+    logging::init(&cli.global.log_level, cli.global.log_format);
     let result = match cli.command {
         Command::Watch(args) => watch::run(&cli.global, args).await,
         #[cfg(feature = "devserver")]
@@ -49,22 +51,11 @@ async fn main() -> ExitCode {
         Command::Serve(args) => commands::serve(args).await,
         #[cfg(feature = "devserver")]
         Command::Token(args) => commands::token(args),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { dir } => manual::man(dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => exit::report(&error),
     }
-}
-
-/// Logs go to stderr, filtered by `--log-level` / `LOG_LEVEL` (default `info`); events go to stdout.
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
 }

@@ -33,7 +33,7 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
     check_subject(&args.subject)?;
     let Some(url) = &global.ws_url else {
         bail!(UsageError(
-            "set WS_URL or --ws-url to the Incident Manager the relay reads from".into()
+            "set --ws-url or INCIDENT_WS_URL (or WS_URL) to the Incident Manager the relay reads from".into()
         ));
     };
     let severities = crate::watch::severities(&args.severities)?;
@@ -49,24 +49,23 @@ pub async fn run(global: &Global, args: RelayArgs) -> Result<()> {
     let stream = ensure_stream(&jetstream, &args.stream, &args.subject).await?;
     let resume = last_relayed(&stream, &args.subject).await?;
     match &resume {
-        Some(from) => eprintln!(
-            "relay: resuming after incident {} (created {})",
+        Some(from) => tracing::info!(
+            "resuming after incident {} (created {})",
             from.ids
                 .first()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             from.created_at.to_rfc3339()
         ),
-        None => eprintln!(
-            "relay: {} holds nothing yet; starting from now",
-            args.subject
-        ),
+        None => tracing::info!("{} holds nothing yet; starting from now", args.subject),
     }
     let policy = crate::watch::daemon_policy(args.max_attempts);
     let client = crate::watch::connect(global, url, args.wait, Some(policy)).await?;
     if let (Some(addr), Some(metrics)) = (args.metrics_addr, metrics) {
         let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
-        eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");
+        crate::logging::status(&format!(
+            "metrics: http://{bound}/metrics and http://{bound}/healthz"
+        ));
     }
     let outcome = relay(&client, &jetstream, &args, severities, resume).await;
     client.shutdown().await;
@@ -91,14 +90,15 @@ async fn relay(
         crate::watch::shutdown_signal().await;
         let _ = stop.send(true);
     });
-    eprintln!(
-        "relay: forwarding {name} incidents to {} on stream {}",
-        args.subject, args.stream
+    tracing::info!(
+        "forwarding {name} incidents to {} on stream {}",
+        args.subject,
+        args.stream
     );
     loop {
         let next = tokio::select! {
             _ = stopping.changed() => {
-                eprintln!("relay: interrupted; nothing in flight, exiting");
+                tracing::info!("interrupted; nothing in flight, exiting");
                 return Ok(());
             }
             next = incidents.next() => next,
@@ -112,22 +112,29 @@ async fn relay(
                 let ack = publish(jetstream, &args.subject, &id, payload, &mut stopping).await?;
                 if ack.duplicate {
                     metrics::counter!("incident_relay_duplicates_total").increment(1);
-                    eprintln!(
-                        "relay: {id} already stored (duplicate, sequence {})",
+                    tracing::info!(
+                        incident = %id,
+                        sequence = ack.sequence,
+                        "{id} already stored (duplicate, sequence {})",
                         ack.sequence
                     );
                 } else {
                     metrics::counter!("incident_relay_published_total").increment(1);
-                    eprintln!("relay: published {id} as sequence {}", ack.sequence);
+                    tracing::info!(
+                        incident = %id,
+                        sequence = ack.sequence,
+                        "published {id} as sequence {}",
+                        ack.sequence
+                    );
                 }
                 metrics::gauge!("incident_relay_last_published_timestamp_seconds")
                     .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
                 if *stopping.borrow() {
-                    eprintln!("relay: interrupted; the last publish was acknowledged, exiting");
+                    tracing::info!("interrupted; the last publish was acknowledged, exiting");
                     return Ok(());
                 }
             }
-            Some(Err(error)) if error.is_recoverable() => eprintln!("relay: warning: {error}"),
+            Some(Err(error)) if error.is_recoverable() => tracing::warn!("{error}"),
             Some(Err(error)) => {
                 return Err(anyhow::Error::new(error).context(format!("the {name} stream ended")));
             }
@@ -166,7 +173,7 @@ async fn publish(
                 "stopped before JetStream stored incident {id} ({error}); the next start resumes before it"
             )));
         }
-        eprintln!("relay: publishing {id} failed ({error}); retrying in {delay:?}");
+        tracing::warn!(incident = %id, "publishing {id} failed ({error}); retrying in {delay:?}");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = stopping.changed() => {}
@@ -297,8 +304,8 @@ async fn ensure_stream(
         )));
     }
     if info.config.duplicate_window < DUPLICATE_WINDOW {
-        eprintln!(
-            "relay: warning: the stream {name} drops duplicates only within {:?}; two relays (or a restart) further apart than that store an incident twice",
+        tracing::warn!(
+            "the stream {name} drops duplicates only within {:?}; two relays (or a restart) further apart than that store an incident twice",
             info.config.duplicate_window
         );
     }

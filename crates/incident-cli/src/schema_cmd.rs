@@ -134,13 +134,13 @@ fn pull(client: reqwest::blocking::ClientBuilder, url: &str, out: Option<&Path>)
     };
     let pulled = incident_codegen::pull::pull(&mut post, current.as_ref(), template.as_ref())?;
     for note in &pulled.notes {
-        eprintln!("{note}");
+        crate::logging::status(note);
     }
     let sdl = pulled.schema.to_sdl();
     match out {
         Some(path) => {
             std::fs::write(path, &sdl).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            crate::logging::status(&format!("wrote {}", path.display()));
             let report = incident_codegen::Check::from_changes(pulled.changes);
             eprint!("{}", report.to_diff_text());
         }

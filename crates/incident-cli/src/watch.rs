@@ -67,7 +67,9 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     };
     if let (Some(addr), Some(metrics)) = (args.metrics_addr, metrics) {
         let bound = crate::ops_http::serve(addr, metrics, client.connection_state()).await?;
-        eprintln!("metrics: http://{bound}/metrics and http://{bound}/healthz");
+        crate::logging::status(&format!(
+            "metrics: http://{bound}/metrics and http://{bound}/healthz"
+        ));
     }
     let streams = subscribe(&client, &kinds, &args, resume)?;
     stream_until_done(&client, streams, &args.output, args.checkpoint.as_deref()).await?;
@@ -82,8 +84,8 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
 
 #[cfg(feature = "devserver")]
 async fn embedded_for_watch() -> Result<(IncidentClient, incident_devserver::DevServerHandle)> {
-    eprintln!(
-        "WS_URL is not set: starting an embedded dev server with demo traffic (use --ws-url for a real server)"
+    crate::logging::status(
+        "no --ws-url (INCIDENT_WS_URL): starting an embedded dev server with demo traffic (use --ws-url for a real server)",
     );
     crate::embedded::start(2.0).await
 }
@@ -91,7 +93,7 @@ async fn embedded_for_watch() -> Result<(IncidentClient, incident_devserver::Dev
 #[cfg(not(feature = "devserver"))]
 async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallible)> {
     anyhow::bail!(crate::exit::UsageError(
-        "set WS_URL or --ws-url to the server (this build has no embedded dev server: it was built without the `devserver` feature)".into()
+        "set --ws-url or INCIDENT_WS_URL (or WS_URL) to the server (this build has no embedded dev server: it was built without the `devserver` feature)".into()
     ))
 }
 
@@ -277,7 +279,7 @@ pub(crate) async fn stream_until_done(
         }
         tokio::select! {
             () = &mut shutdown => {
-                eprintln!("interrupted: closing subscriptions");
+                tracing::info!("interrupted: closing subscriptions");
                 notice("end", None, json!({ "reason": "interrupted" }));
                 break Ok(());
             }
@@ -331,11 +333,11 @@ pub(crate) async fn stream_until_done(
                     }
                     if !output.json {
                         match window {
-                            Some(w) => eprintln!(
-                                "warning: {}: {error} (between {} and {})",
+                            Some(w) => tracing::warn!(
+                                "{}: {error} (between {} and {})",
                                 stream_name(kind), w.from.to_rfc3339(), w.until.to_rfc3339()
                             ),
-                            None => eprintln!("warning: {}: {error}", stream_name(kind)),
+                            None => tracing::warn!("{}: {error}", stream_name(kind)),
                         }
                     }
                 }

@@ -186,7 +186,8 @@ fn relay_command(server: &DevServerHandle, nats: &str, stream: &str) -> Command 
             "AUTH_TOKEN",
             server.mint_token("relay", Duration::from_secs(600)),
         )
-        .env("LOG_LEVEL", "warn")
+        // The relay's progress (resuming, published, duplicates) is logged at info.
+        .env("INCIDENT_LOG_LEVEL", "info")
         .stdout(Stdio::null())
         .kill_on_drop(true);
     command
@@ -747,7 +748,7 @@ async fn the_relay_runs_through_five_token_expiries_with_a_rewritten_token_file(
     let log = relay.log.lock().unwrap().clone();
     assert!(
         !log.iter()
-            .any(|line| line.contains("warning") || line.contains("reconnect")),
+            .any(|line| line.contains("WARN") || line.contains("reconnect")),
         "{log:#?}"
     );
     let status = relay.terminate().await;

@@ -163,6 +163,9 @@ impl IncidentClientBuilder {
 
     /// Trust the operating system's root certificates (reading `SSL_CERT_FILE` and `SSL_CERT_DIR`
     /// when set) instead of the built-in web roots. For `wss://` and `https://` alike.
+    ///
+    /// Needs the `native-roots` feature: without it, [`connect`](Self::connect) fails with
+    /// [`Error::InvalidSetting`] naming `tls_system_roots`.
     pub fn tls_system_roots(mut self) -> Self {
         self.tls.system_roots = true;
         self

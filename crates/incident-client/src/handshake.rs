@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, http::HeaderValue};
@@ -17,6 +16,7 @@ use crate::error::{Cause, Error, Result, cause, message};
 use crate::link::{self, Link, Read};
 use crate::protocol::{self, ServerMessage};
 use crate::tls;
+use crate::transport;
 
 /// Connects and waits for the ack. Owns what it needs, so the connection task can go on taking
 /// commands while this runs.
@@ -54,35 +54,31 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
     ws_config.read_buffer_size = 16 * 1024;
     ws_config.write_buffer_size = 0;
     let started = Instant::now();
-    let connector = config.network.tls.clone().map(Connector::Rustls);
     let connecting = async {
-        let upgraded = match config.network.proxies.for_url(url) {
-            Some(proxy) => {
-                let stream = crate::proxy::tunnel(&proxy, url).await.map_err(|e| {
-                    let at = proxy.uri().authority().map(|a| a.as_str()).unwrap_or("?");
-                    // The authority may carry credentials: name only host and port.
-                    let at = at.rsplit('@').next().unwrap_or(at);
-                    failed(message(format!("through the proxy {at}: {e}")))
-                })?;
-                tokio_tungstenite::client_async_tls_with_config(
-                    request,
-                    stream,
-                    Some(ws_config),
-                    connector,
-                )
+        let (host, port, secure) = transport::host_and_port(url)
+            .ok_or_else(|| failed(message("not a ws:// or wss:// URL with a host")))?;
+        let stream = match config.network.proxies.for_url(url) {
+            Some(proxy) => crate::proxy::tunnel(&proxy, url).await.map_err(|e| {
+                let at = proxy.uri().authority().map(|a| a.as_str()).unwrap_or("?");
+                // The authority may carry credentials: name only host and port.
+                let at = at.rsplit('@').next().unwrap_or(at);
+                failed(message(format!("through the proxy {at}: {e}")))
+            })?,
+            None => transport::connect_tcp(&host, port)
                 .await
-            }
-            None => {
-                tokio_tungstenite::connect_async_tls_with_config(
-                    request,
-                    Some(ws_config),
-                    true,
-                    connector,
-                )
-                .await
-            }
+                .map_err(|e| failed(cause(e)))?,
         };
-        upgraded.map_err(|e| failed(tls::classify(e)))
+        let tls = if secure {
+            config.network.tls.as_ref()
+        } else {
+            None
+        };
+        let stream = transport::secure(stream, &host, tls)
+            .await
+            .map_err(|e| failed(tls::classify(e)))?;
+        tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
+            .await
+            .map_err(|e| failed(tls::classify(e)))
     };
     let (mut socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
         .await

@@ -61,9 +61,10 @@ impl HttpClient {
             .connect_timeout(self.timeout)
             .timeout(self.timeout * 3)
             .default_headers(self.network.headers.clone());
-        if let Some(tls) = &self.network.tls {
-            builder = builder.use_preconfigured_tls(rustls::ClientConfig::clone(tls));
-        }
+        builder = match &self.network.tls {
+            Some(tls) => builder.use_preconfigured_tls(rustls::ClientConfig::clone(tls)),
+            None => builder.use_preconfigured_tls(crate::tls::plain_config()?),
+        };
         // The proxy decision is the WebSocket's, made by the same matcher for this URL.
         builder = match self.network.proxies.for_url(&self.graphql_url) {
             Some(proxy) => {

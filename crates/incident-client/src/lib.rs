@@ -90,6 +90,7 @@ pub mod telemetry;
 mod tls;
 mod token;
 mod trace;
+mod transport;
 
 /// cynic's view of the schema, shared with [`incident_schema`] so scalars and enums line up.
 pub use incident_schema::schema;

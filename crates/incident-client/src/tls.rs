@@ -32,19 +32,9 @@ impl TlsSettings {
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
         let mut roots = RootCertStore::empty();
         if self.system_roots {
-            // Reads SSL_CERT_FILE and SSL_CERT_DIR when set, else the platform's store.
-            let found = rustls_native_certs::load_native_certs();
-            if found.certs.is_empty() {
-                let why = found
-                    .errors
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "no certificate found".into());
-                return Err(invalid("the system's root certificates", why));
-            }
-            let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+            add_system_roots(&mut roots)?;
         } else {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            add_web_roots(&mut roots);
         }
         for pem in &self.extra_roots {
             for certificate in certificates(pem, "a root certificate")? {
@@ -53,8 +43,7 @@ impl TlsSettings {
                     .map_err(|e| invalid("a root certificate", e.to_string()))?;
             }
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider()?)
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid("TLS", e.to_string()))?
             .with_root_certificates(roots);
@@ -70,6 +59,73 @@ impl TlsSettings {
             None => builder.with_no_client_auth(),
         };
         Ok(Arc::new(config))
+    }
+}
+
+/// A configuration for plain `http://`, which never uses it: reqwest needs one when no crypto
+/// provider is installed for the process (it is built without one, so the provider is the
+/// client's choice), and building it reads no root store.
+pub(crate) fn plain_config() -> Result<rustls::ClientConfig> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider()?)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("TLS", e.to_string()))?
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth())
+}
+
+/// The crypto provider chosen by the Cargo features: `aws-lc-rs` when enabled (it is never a
+/// default, so enabling it is a choice), else `ring` (the default), else the process default a
+/// program installed with `CryptoProvider::install_default`.
+fn provider() -> Result<Arc<rustls::crypto::CryptoProvider>> {
+    #[cfg(feature = "aws-lc-rs")]
+    return Ok(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    return Ok(Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .ok_or_else(|| {
+            invalid(
+                "TLS",
+                "no crypto provider: enable incident-client's `ring` or `aws-lc-rs` feature, or \
+                 install a process default with rustls' CryptoProvider::install_default"
+                    .into(),
+            )
+        })
+}
+
+/// The built-in web roots (Mozilla's, from `webpki-roots`), when built with that feature.
+fn add_web_roots(roots: &mut RootCertStore) {
+    #[cfg(feature = "webpki-roots")]
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    #[cfg(not(feature = "webpki-roots"))]
+    let _ = roots;
+}
+
+/// The operating system's roots (SSL_CERT_FILE and SSL_CERT_DIR when set, else the platform's
+/// store), with the `native-roots` feature.
+fn add_system_roots(roots: &mut RootCertStore) -> Result<()> {
+    #[cfg(feature = "native-roots")]
+    {
+        let found = rustls_native_certs::load_native_certs();
+        if found.certs.is_empty() {
+            let why = found
+                .errors
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "no certificate found".into());
+            return Err(invalid("the system's root certificates", why));
+        }
+        let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+        Ok(())
+    }
+    #[cfg(not(feature = "native-roots"))]
+    {
+        let _ = roots;
+        Err(invalid(
+            "tls_system_roots",
+            "this build of incident-client has no `native-roots` feature".into(),
+        ))
     }
 }
 
@@ -186,6 +242,69 @@ mod tests {
         assert!(
             matches!(&error, Error::InvalidSetting { setting, .. } if setting == "a root certificate"),
             "{error}"
+        );
+    }
+
+    /// The root store follows the features: Mozilla's roots with `webpki-roots`, none without.
+    #[test]
+    fn the_default_root_store_follows_the_features() {
+        let mut roots = RootCertStore::empty();
+        add_web_roots(&mut roots);
+        assert_eq!(roots.is_empty(), !cfg!(feature = "webpki-roots"));
+    }
+
+    /// Without `native-roots`, asking for the system's roots is a typed error at connect.
+    #[cfg(not(feature = "native-roots"))]
+    #[test]
+    fn system_roots_without_the_feature_are_a_typed_error() {
+        let settings = TlsSettings {
+            system_roots: true,
+            ..TlsSettings::default()
+        };
+        let error = settings.client_config().unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidSetting { setting, reason }
+                if setting == "tls_system_roots" && reason.contains("native-roots")),
+            "{error}"
+        );
+    }
+
+    /// Without a provider feature, the process default is used, and its absence is a typed
+    /// error naming the features.
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    #[test]
+    fn no_provider_is_a_typed_error() {
+        let error = TlsSettings::default().client_config().unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidSetting { reason, .. } if reason.contains("`ring`")),
+            "{error}"
+        );
+        assert!(plain_config().is_err());
+    }
+
+    /// The provider is the one the features name.
+    #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+    #[test]
+    fn the_provider_follows_the_features() {
+        let config = TlsSettings::default().client_config().unwrap();
+        assert!(plain_config().is_ok());
+        let names = |provider: &rustls::crypto::CryptoProvider| {
+            let groups: Vec<String> = provider
+                .kx_groups
+                .iter()
+                .map(|group| format!("{:?}", group.name()))
+                .collect();
+            groups.join(",")
+        };
+        #[cfg(feature = "aws-lc-rs")]
+        let expected = rustls::crypto::aws_lc_rs::default_provider();
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let expected = rustls::crypto::ring::default_provider();
+        assert_eq!(names(config.crypto_provider()), names(&expected));
+        // The two providers differ: aws-lc-rs offers post-quantum key exchange, ring does not.
+        assert_eq!(
+            names(&expected).contains("MLKEM"),
+            cfg!(feature = "aws-lc-rs")
         );
     }
 }

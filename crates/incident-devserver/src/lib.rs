@@ -24,9 +24,11 @@
 //! half-open sockets, [`DevServerHandle::pause_accepting`], [`DevServerHandle::withhold_ack`], and
 //! [`DevServerHandle::restart`] on the same port keeping the data.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod activity;
+pub mod args;
 mod auth;
 mod demo;
 mod error;
@@ -35,6 +37,7 @@ mod listener;
 pub mod model;
 mod persist;
 #[cfg(feature = "pki")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pki")))]
 pub mod pki;
 pub mod proxy;
 mod resolvers;
