@@ -42,6 +42,8 @@ pub struct IncidentClientBuilder {
     catch_up_overlap: Duration,
     token_timeout: Duration,
     rotate: bool,
+    lazy: bool,
+    lazy_close_timeout: Duration,
 }
 
 /// The default `User-Agent` of the upgrade request and HTTP requests.
@@ -68,6 +70,8 @@ impl IncidentClientBuilder {
             catch_up_overlap: crate::delivery::DEFAULT_OVERLAP,
             token_timeout: Duration::from_secs(10),
             rotate: true,
+            lazy: false,
+            lazy_close_timeout: Duration::from_secs(1),
         }
     }
 
@@ -239,7 +243,29 @@ impl IncidentClientBuilder {
         self
     }
 
-    /// Validates the settings, opens the connection and waits for the server's ack. Errors:
+    /// Open the WebSocket only when a subscription needs it, as graphql-ws's lazy mode does:
+    /// [`connect`](Self::connect) then validates the settings and returns without connecting;
+    /// queries, mutations and REST alerts (HTTP) never open the WebSocket; the first
+    /// subscription opens it, and it closes (with 1000) [`lazy_close_timeout`](Self::lazy_close_timeout)
+    /// after the last subscription ends. A connection that cannot be opened (refused, rejected
+    /// credentials, retries exhausted) ends the subscriptions waiting for it with that error
+    /// (their [`Subscription::ready`](crate::Subscription::ready) returns it) and the next
+    /// subscription tries again. Default: false, `connect()` opens the connection and fails fast,
+    /// as `incident watch` relies on.
+    pub fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
+
+    /// How long a lazy client keeps its WebSocket open after the last subscription ended, so a
+    /// quick resubscribe reuses it. Default 1 s.
+    pub fn lazy_close_timeout(mut self, grace: Duration) -> Self {
+        self.lazy_close_timeout = grace;
+        self
+    }
+
+    /// Validates the settings, opens the connection and waits for the server's ack (a
+    /// [`lazy`](Self::lazy) client does not connect here). Errors:
     /// [`Error::InvalidUrl`], [`Error::InvalidSetting`], [`Error::Connect`],
     /// [`Error::AckTimeout`], [`Error::AuthRejected`], and with
     /// [`IncidentClientBuilder::wait_for_server`], [`Error::RetriesExhausted`].
@@ -310,6 +336,7 @@ impl IncidentClientBuilder {
             wait_for_server: self.wait_for_server,
             catch_up_overlap: self.catch_up_overlap,
             rotate: self.rotate,
+            lazy: self.lazy.then_some(self.lazy_close_timeout),
         });
         let stats = Arc::new(StatsInner::default());
         let (commands, receiver) = mpsc::unbounded_channel();

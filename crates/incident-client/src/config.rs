@@ -68,6 +68,9 @@ pub(crate) struct Config {
     pub(crate) catch_up_overlap: Duration,
     /// Replace the connection before its token expires.
     pub(crate) rotate: bool,
+    /// Lazy: the WebSocket opens with the first subscription and closes this long after the
+    /// last one ends. `None`: eager, opened by `connect()` and kept up.
+    pub(crate) lazy: Option<Duration>,
 }
 
 /// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).

@@ -98,7 +98,12 @@ enum Attempt {
 /// How a served connection ended.
 enum Outcome {
     Stopped,
-    Lost { error: Error, healthy: bool },
+    /// A lazy client's last subscription ended and the grace period passed: closed with 1000.
+    Idle,
+    Lost {
+        error: Error,
+        healthy: bool,
+    },
 }
 
 pub(crate) struct Supervisor {
@@ -155,11 +160,24 @@ impl Supervisor {
     /// how the first connection went.
     pub(crate) async fn run(mut self, ready: oneshot::Sender<Result<()>>) {
         let mut ready = Some(ready);
+        let lazy = self.config.lazy.is_some();
+        if lazy && let Some(ready) = ready.take() {
+            // Nothing to connect for yet: the first subscription opens the WebSocket.
+            let _ = ready.send(Ok(()));
+        }
         // Failed attempts since the last healthy connection.
         let mut failures: u32 = 0;
         let mut auth_rejections: u32 = 0;
         let mut connected_before = false;
         loop {
+            if lazy && self.table.is_empty() {
+                self.set_state(ConnectionState::Idle);
+                if self.idle().await.is_break() {
+                    return;
+                }
+                // A fresh start: nothing was open, so nothing was missed.
+                (failures, auth_rejections, connected_before) = (0, 0, false);
+            }
             self.set_state(ConnectionState::Connecting { attempt: failures });
             let error = match self.attempt(failures).await {
                 Attempt::Stopped => return,
@@ -175,6 +193,7 @@ impl Supervisor {
                     connected_before = true;
                     match outcome {
                         Outcome::Stopped => return,
+                        Outcome::Idle => continue,
                         Outcome::Lost { error, healthy } => {
                             if healthy {
                                 failures = 0;
@@ -215,6 +234,10 @@ impl Supervisor {
                     EndReason::AuthRejected
                 };
                 self.table.finish_all(reason, Some(&error));
+                if lazy {
+                    // Those subscriptions end; the next one tries again.
+                    continue;
+                }
                 self.closed(Some(error.clone()));
                 let _ = self.stats.ended.set(error);
                 return;
@@ -233,6 +256,9 @@ impl Supervisor {
                 }
                 self.table
                     .finish_all(EndReason::RetriesExhausted, Some(&exhausted));
+                if lazy {
+                    continue;
+                }
                 self.closed(Some(exhausted.clone()));
                 let _ = self.stats.ended.set(exhausted);
                 return;
@@ -269,6 +295,20 @@ impl Supervisor {
                     Flow::Stop => return Attempt::Stopped,
                     Flow::Continue | Flow::Lost(_) => {}
                 },
+            }
+        }
+    }
+
+    /// A lazy client without subscriptions: takes commands until one subscribes. `Break` means
+    /// the task should end.
+    async fn idle(&mut self) -> std::ops::ControlFlow<()> {
+        loop {
+            let wake = self.next_wake().await;
+            if let Flow::Stop = self.on_wake(wake, None).await {
+                return std::ops::ControlFlow::Break(());
+            }
+            if !self.table.is_empty() {
+                return std::ops::ControlFlow::Continue(());
             }
         }
     }
@@ -415,6 +455,8 @@ impl Supervisor {
         let mut rotation = Rotation::new(link, self.config.rotate && !fixed);
         let mut opening: Option<rotation::Opening> = None;
         self.next_outbox = None;
+        // A lazy client closes this long after its last subscription ended.
+        let mut idle_at: Option<tokio::time::Instant> = None;
         loop {
             // Streams that ended (a refused catch-up, the server's `complete` or `error` on
             // either connection while rotating): stop their subscriptions everywhere.
@@ -438,6 +480,12 @@ impl Supervisor {
             }
             self.flush_next(&mut rotation).await;
             rotation.settle();
+            idle_at = match self.config.lazy {
+                Some(grace) if self.table.is_empty() && !rotation.rotating() => {
+                    Some(idle_at.unwrap_or_else(|| tokio::time::Instant::now() + grace))
+                }
+                _ => None,
+            };
             let pong_deadline = link.pong_deadline(pong_timeout);
             let rotate_at = rotation.start_at();
             let rotation_deadline = rotation.deadline(pong_timeout);
@@ -471,6 +519,11 @@ impl Supervisor {
                 () = sleep_until(rotation_deadline), if rotation_deadline.is_some() => {
                     rotation.on_deadline(pong_timeout);
                     None
+                },
+                () = sleep_until(idle_at), if idle_at.is_some() => {
+                    debug!("no subscription left: closing the lazy connection");
+                    link.close(1000, "no subscriptions").await;
+                    return Outcome::Idle;
                 },
             };
             if !rotation.rotating() {

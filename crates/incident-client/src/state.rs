@@ -34,6 +34,9 @@ pub enum ConnectionState {
         /// What went wrong, as text.
         error: String,
     },
+    /// A [lazy](crate::IncidentClientBuilder::lazy) client with no subscription: no WebSocket is
+    /// open, and the next subscription opens one.
+    Idle,
     /// The connection task ended: shut down, every handle dropped (`error` is `None`), or an
     /// error reconnecting cannot fix.
     Closed {
@@ -51,13 +54,14 @@ impl ConnectionState {
         )
     }
 
-    /// A short name: `connecting`, `connected`, `rotating`, `reconnecting`, `closed`.
+    /// A short name: `connecting`, `connected`, `rotating`, `reconnecting`, `idle`, `closed`.
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Connecting { .. } => "connecting",
             ConnectionState::Connected { .. } => "connected",
             ConnectionState::Rotating { .. } => "rotating",
             ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Idle => "idle",
             ConnectionState::Closed { .. } => "closed",
         }
     }

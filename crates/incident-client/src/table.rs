@@ -145,6 +145,11 @@ impl Table {
             .collect()
     }
 
+    /// Whether no subscription is open (a lazy client then closes its WebSocket).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The ids of every subscription.
     pub(crate) fn ids(&self) -> Vec<String> {
         self.entries.keys().cloned().collect()
