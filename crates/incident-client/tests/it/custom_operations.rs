@@ -2,9 +2,7 @@
 //! `subscribe` and the caught-up `subscribe_caught_up`; and a server `error` message ending such a
 //! stream with typed GraphQL errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cynic::SubscriptionBuilder;
 use incident_client::schema;
 use incident_client::{EndReason, Error};

@@ -1,8 +1,6 @@
 //! Resuming where a consumer left off, across clients (a restart of the consuming process).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use incident_client::{Checkpoint, Severity};
 use incident_devserver::model::Severity as ServerSeverity;
 

@@ -2,11 +2,9 @@
 //! certificates that are not trusted, an HTTP CONNECT proxy, extra headers and the
 //! `connection_init` payload, and a client started before its server.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use incident_client::{
     AlertSubmission, Error, IncidentClient, IncidentType, ReconnectPolicy, Severity,
 };

@@ -1,8 +1,6 @@
 //! Queries, mutations and REST alerts, typed, over real HTTP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use cynic::{MutationBuilder, QueryBuilder};
 use incident_client::inputs::{
     CreateIncidentInput, IncidentFilterInput, PaginationInput, ResolveIncidentInput,

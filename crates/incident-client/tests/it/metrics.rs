@@ -1,11 +1,10 @@
-//! The metrics an operator alerts on, through a real Prometheus recorder. One test in its own
-//! binary: the recorder is process-wide, and must be installed before the client is made.
-
-mod common;
+//! The metrics an operator alerts on, through a real Prometheus recorder. The recorder is this
+//! test's thread-local default (`set_default_local_recorder`) on a current-thread runtime, so
+//! the client's task records into it and the other tests of this binary record elsewhere.
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use incident_client::ReconnectPolicy;
 use incident_devserver::model::Severity as ServerSeverity;
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -18,7 +17,9 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn events_drops_reconnects_and_the_connection_are_counted() {
-    let prometheus = PrometheusBuilder::new().install_recorder().unwrap();
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let server = server().await;
     let client = builder(&server)
         .subscription_buffer(2)

@@ -1,13 +1,11 @@
 //! How the connection task lives and ends: it never outlives its handles, never storms a server,
 //! and every stream ends with the reason that matches its last error.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use incident_client::{EndReason, Error, IncidentClient, ReconnectPolicy, TokenProvider};
 use incident_devserver::model::Severity as ServerSeverity;
 

@@ -1,11 +1,9 @@
 //! A lazy client: HTTP work never opens the WebSocket; the first subscription opens it, and it
 //! closes after the last one ends.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use cynic::QueryBuilder;
 use incident_client::operations::*;
 use incident_client::{AlertSubmission, ConnectionState, Error, IncidentType, Severity};

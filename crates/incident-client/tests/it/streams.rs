@@ -1,8 +1,6 @@
 //! Every subscription delivers typed events, with filters, over one socket.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use incident_client::{IncidentUpdateType, Severity, UpdateFilter};
 use incident_devserver::model::Severity as ServerSeverity;
 

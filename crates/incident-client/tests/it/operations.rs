@@ -1,10 +1,8 @@
 //! What an operator watches: the connection's state as it changes, and each stream's backlog.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use incident_client::{ConnectionState, Error, ReconnectPolicy};
 use incident_devserver::model::Severity as ServerSeverity;
 
