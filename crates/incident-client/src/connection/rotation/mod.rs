@@ -14,23 +14,24 @@
 //! If the current connection is lost after the next one was confirmed (the rotation came too
 //! late), the next one takes over at once; since the lost one may not have delivered all it had,
 //! caught-up streams catch up and the others report a gap.
+//!
+//! Layout: this file holds the [`Rotation`] of one served connection and when it starts;
+//! `overlap` the deduplication of events read on both connections; `switch` what the
+//! connection task does with the next connection (subscribing there, reading it, switching).
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
+mod overlap;
+mod switch;
+
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::warn;
 
-use super::Supervisor;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::link::{Link, Read};
-use crate::protocol::{self, ServerMessage};
-use crate::state::ConnectionState;
 
 /// The least margin before expiry, unless the token lives less than twice as long.
 pub(crate) const MIN_MARGIN: Duration = Duration::from_secs(3);
@@ -81,62 +82,7 @@ pub(super) fn rotate_at(link: &Link) -> Option<Instant> {
     Some(link.since + wait.min(left))
 }
 
-/// Which connection an event came in on: the one the streams are on, or the other one (the
-/// next while rotating, the old while it is read to its end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    Current,
-    Next,
-}
-
-/// The events each side delivered that the other has not (yet) delivered too, counted.
-#[derive(Debug, Default)]
-pub(crate) struct Overlap {
-    current: HashMap<u64, u32>,
-    next: HashMap<u64, u32>,
-    hasher: foldhash::fast::FixedState,
-}
-
-impl Overlap {
-    /// Whether the event `payload` of subscription `id` read on `side` is new (deliver it) or
-    /// the other side's copy of one already delivered (drop it).
-    pub(crate) fn admit(&mut self, side: Side, id: &str, payload: &str) -> bool {
-        let key = self.hasher.hash_one((id, payload));
-        let (mine, theirs) = match side {
-            Side::Current => (&mut self.current, &mut self.next),
-            Side::Next => (&mut self.next, &mut self.current),
-        };
-        if let Some(count) = theirs.get_mut(&key) {
-            *count -= 1;
-            if *count == 0 {
-                theirs.remove(&key);
-            }
-            return false;
-        }
-        *mine.entry(key).or_default() += 1;
-        true
-    }
-
-    /// The next connection becomes the current one.
-    fn swap(&mut self) {
-        std::mem::swap(&mut self.current, &mut self.next);
-    }
-
-    fn clear(&mut self) {
-        self.current.clear();
-        self.next.clear();
-    }
-
-    /// How many events wait for their copy.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.current
-            .values()
-            .chain(self.next.values())
-            .map(|n| *n as usize)
-            .sum()
-    }
-}
+pub(crate) use overlap::{Overlap, Side};
 
 /// The rotation of one served connection.
 pub(super) struct Rotation {
@@ -374,222 +320,9 @@ impl Drop for Rotation {
     }
 }
 
-impl Supervisor {
-    /// The next connection is open: subscribes everything there and pings to confirm it. One
-    /// whose token expires no later than the current one's is useless, and closed.
-    pub(super) async fn on_next_connected(
-        &mut self,
-        current: &Link,
-        rotation: &mut Rotation,
-        opened: Result<Link>,
-    ) {
-        rotation.opening = false;
-        let mut link = match opened {
-            Ok(link) => Box::new(link),
-            Err(error) => return rotation.abandon(&error),
-        };
-        let fresher = match (link.token_expires_at, current.token_expires_at) {
-            (Some(next), Some(now)) => next > now,
-            _ => false,
-        };
-        if !fresher {
-            // Maybe later (a token file not rewritten yet), while the current one lasts.
-            close_later(link, "no fresher token");
-            rotation.retry_later();
-            info!("the token source gave no fresher token yet");
-            return;
-        }
-        let subscribed = async {
-            for (id, payload) in self.table.live() {
-                link.send(protocol::subscribe(&id, &payload)).await?;
-            }
-            link.ping().await
-        };
-        match subscribed.await {
-            Ok(confirm) => {
-                rotation.retry = RETRY;
-                rotation.overlap_until = None;
-                self.next_outbox = Some(Vec::new());
-                rotation.next = Some(Next {
-                    link,
-                    confirm,
-                    confirmed: false,
-                    drain: None,
-                });
-            }
-            Err(error) => rotation.abandon(&error),
-        }
-    }
-
-    /// Sends what commands queued for the next connection; a new subscription there is
-    /// confirmed before the switch.
-    pub(super) async fn flush_next(&mut self, rotation: &mut Rotation) {
-        let Some(next) = rotation.next.as_mut() else {
-            return;
-        };
-        let frames = match self.next_outbox.as_mut() {
-            Some(frames) if !frames.is_empty() => std::mem::take(frames),
-            _ => return,
-        };
-        let subscribes = frames.iter().any(|f| f.contains(r#""type":"subscribe""#));
-        let sent = async {
-            for frame in frames {
-                next.link.send(frame).await?;
-            }
-            if subscribes {
-                return next.link.ping().await.map(Some);
-            }
-            Ok(None)
-        };
-        match sent.await {
-            Ok(Some(confirm)) => {
-                next.confirm = confirm;
-                next.confirmed = false;
-                next.drain = None;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                self.next_outbox = None;
-                rotation.abandon(&error);
-            }
-        }
-    }
-
-    /// A message (or the end) on the other connection. Returns the error that ends the
-    /// *current* connection, if sending the drain ping on it failed.
-    pub(super) async fn on_other_read(
-        &mut self,
-        current: &mut Link,
-        rotation: &mut Rotation,
-        read: Result<Read>,
-    ) -> Option<Error> {
-        let next = rotation.next.is_some();
-        let message = match read {
-            Ok(Read::Message(message)) => message,
-            Ok(Read::Closed(..)) | Err(_) if !next => {
-                // The old connection ended: it delivered all it had.
-                rotation.finish_draining();
-                return None;
-            }
-            Ok(Read::Closed(code, reason)) => {
-                self.next_outbox = None;
-                rotation.abandon(&format!("the next connection closed ({code:?} {reason})"));
-                return None;
-            }
-            Err(error) => {
-                self.next_outbox = None;
-                rotation.abandon(&error);
-                return None;
-            }
-        };
-        let link = match (rotation.next.as_mut(), rotation.draining.as_mut()) {
-            (Some(next), _) => &mut next.link,
-            (None, Some(old)) => {
-                old.heard = Instant::now();
-                &mut old.link
-            }
-            (None, None) => return None,
-        };
-        link.heard();
-        match message {
-            ServerMessage::Ping => {
-                if let Err(error) = link.send(protocol::pong()).await
-                    && next
-                {
-                    self.next_outbox = None;
-                    rotation.abandon(&error);
-                }
-            }
-            ServerMessage::Pong(pong) => {
-                let answered = link.pong(pong).map(|(answered, _)| answered);
-                if let Some(next) = rotation.next.as_mut()
-                    && !next.confirmed
-                    && answered.is_some_and(|n| n >= next.confirm)
-                {
-                    // Every subscription is on both: drain the current connection.
-                    next.confirmed = true;
-                    match current.ping().await {
-                        Ok(drain) => next.drain = Some(drain),
-                        Err(error) => return Some(error),
-                    }
-                }
-            }
-            ServerMessage::Next { id, payload } => {
-                if rotation.admit(Side::Next, &id, payload.as_str()) {
-                    let now = crate::telemetry::unix_now();
-                    let message = ServerMessage::Next { id, payload };
-                    self.table.route(message, now, &mut self.recovery);
-                }
-            }
-            message => {
-                let now = crate::telemetry::unix_now();
-                self.table.route(message, now, &mut self.recovery);
-            }
-        }
-        None
-    }
-
-    /// Switches to the next connection; the old one is read until it is quiet, then closed
-    /// with 1000. With `lost`, the current connection is gone: the streams it may not have
-    /// delivered everything on catch up (or report a gap).
-    pub(super) async fn switch(
-        &mut self,
-        current: &mut Box<Link>,
-        rotation: &mut Rotation,
-        lost: bool,
-    ) -> Result<()> {
-        rotation.switch_due = false;
-        let Some(next) = rotation.next.take() else {
-            return Ok(());
-        };
-        let old = std::mem::replace(current, next.link);
-        self.next_outbox = None;
-        rotation.overlap.swap();
-        if lost {
-            let from = old.last_heard_at();
-            drop(old);
-            self.table
-                .taken_over(from, current.server_now(), &mut self.recovery);
-        } else {
-            rotation.draining = Some(Draining {
-                link: old,
-                heard: Instant::now(),
-                until: Instant::now() + SETTLE,
-            });
-        }
-        // Subscriptions sent before the last confirmation are live on the new connection.
-        self.table
-            .confirmed(u64::MAX, current.server_now(), &mut self.recovery);
-        self.stats.rotations.fetch_add(1, Ordering::Relaxed);
-        self.metrics.rotated();
-        info!("rotated to a connection with a fresh token");
-        self.set_state(ConnectionState::Connected {
-            since: current.since_wall,
-        });
-        rotation.expires_at = current.token_expires_at;
-        rotation.at = rotate_at(current).filter(|_| rotation.enabled);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_event_read_on_both_connections_is_delivered_once() {
-        let mut overlap = Overlap::default();
-        assert!(overlap.admit(Side::Current, "1", r#"{"data":1}"#));
-        assert!(
-            overlap.admit(Side::Next, "2", r#"{"data":1}"#),
-            "another subscription"
-        );
-        assert!(!overlap.admit(Side::Next, "1", r#"{"data":1}"#));
-        assert!(overlap.admit(Side::Next, "1", r#"{"data":3}"#));
-        assert!(!overlap.admit(Side::Current, "1", r#"{"data":3}"#));
-        assert!(!overlap.admit(Side::Current, "2", r#"{"data":1}"#));
-        assert_eq!(overlap.len(), 0);
-    }
 
     #[test]
     fn the_margin_is_a_tenth_of_the_lifetime_but_at_least_three_seconds_or_half() {
@@ -603,22 +336,5 @@ mod tests {
         check(20, 3_000);
         check(4, 2_000);
         check(3, 1_500);
-    }
-
-    #[test]
-    fn counted_copies_are_dropped_once_each_and_sides_swap() {
-        let mut overlap = Overlap::default();
-        assert!(overlap.admit(Side::Current, "1", "a"));
-        assert!(
-            overlap.admit(Side::Current, "1", "a"),
-            "the same text twice on one side"
-        );
-        assert!(!overlap.admit(Side::Next, "1", "a"));
-        assert!(!overlap.admit(Side::Next, "1", "a"));
-        assert!(overlap.admit(Side::Next, "1", "a"), "a third is new");
-        overlap.swap();
-        // What the next side delivered is now the current side's.
-        assert!(!overlap.admit(Side::Next, "1", "a"));
-        assert_eq!(overlap.len(), 0);
     }
 }
