@@ -6,6 +6,7 @@
 
 mod measure;
 mod readers;
+mod report;
 mod sender;
 
 use std::time::Duration;
@@ -151,7 +152,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     let sizes = if quick { QUICK } else { FULL };
     let only = Only::from_args(&args)?;
     let sender = measure::Sender::spawn().await?;
-    let mut report = measure::Report::default();
+    let mut report = report::Report::default();
 
     if only.runs("throughput") {
         eprintln!("throughput...");

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cynic::{MutationBuilder, QueryBuilder};
 use incident_client::enums::{IncidentSortField, SortOrder};
 use incident_client::inputs::{
@@ -16,14 +16,19 @@ use crate::cli::{AlertArgs, AlertCommand, Global, IncidentsArgs, IncidentsComman
 use crate::cli::{ServeArgs, TokenArgs, TokenCommand};
 use crate::exit::{UsageError, parse};
 
+/// A client for `--ws-url`, which the one-shot commands require. Lazy: they only use HTTP
+/// (queries, mutations, REST alerts), so no WebSocket is opened, and a server that serves no
+/// WebSocket route works too.
 async fn client(global: &Global) -> Result<IncidentClient> {
-    let Some(url) = &global.ws_url else {
-        bail!(UsageError(
-            "set --ws-url or INCIDENT_WS_URL (or WS_URL) to the server (for example ws://localhost:8080/graphql/ws)"
-                .into()
-        ));
-    };
-    crate::watch::connect(global, url, false, None).await
+    let url = crate::global::require_ws_url(
+        global,
+        "the server (for example ws://localhost:8080/graphql/ws)",
+    )?;
+    crate::global::builder(global, url)?
+        .lazy(true)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {url}"))
 }
 
 /// `incident alert submit`.
@@ -32,7 +37,7 @@ pub async fn alert(global: &Global, args: AlertArgs) -> Result<()> {
     let mut alert = AlertSubmission::new(
         args.source,
         args.title,
-        parse(&args.severity)?,
+        args.severity,
         parse(&args.alert_type)?,
     );
     alert.description = args.description;
@@ -90,13 +95,7 @@ pub async fn incidents(global: &Global, args: IncidentsArgs) -> Result<()> {
             json,
         } => {
             let filter = IncidentFilterInput {
-                severities: Some(
-                    severities
-                        .iter()
-                        .map(|s| parse(s))
-                        .collect::<Result<Vec<_>>>()?,
-                )
-                .filter(|s| !s.is_empty()),
+                severities: crate::global::severities(&severities),
                 states: Some(
                     states
                         .iter()
@@ -273,6 +272,7 @@ async fn list_all(client: &IncidentClient, filter: IncidentFilterInput, json: bo
     Ok(())
 }
 
+/// One incident as a line of `incidents list`.
 fn print_line(incident: &IncidentFields) {
     println!(
         "{}  {} {:<13} {}",

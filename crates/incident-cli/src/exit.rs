@@ -89,7 +89,8 @@ impl std::fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
-/// A mistake in the command line that clap could not catch (a bad severity, say).
+/// A mistake in the command line that clap could not catch (a token file and a token command
+/// both given, a corrupt checkpoint, say).
 #[derive(Debug)]
 pub struct UsageError(pub String);
 

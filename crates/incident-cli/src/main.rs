@@ -1,7 +1,8 @@
 //! `incident`: the command line for the Incident Manager.
 //!
-//! Exit codes: 0 success (including a clean Ctrl-C), 1 other failure, 2 bad usage,
-//! 3 connection failure, 4 authentication failure, 5 a caught-up stream could not catch up.
+//! Exit codes: 0 success (including a clean Ctrl-C), 1 other failure (such as a `--checkpoint`
+//! another watcher holds), 2 bad usage, 3 connection failure, 4 authentication failure, 5 a
+//! caught-up stream could not catch up.
 
 mod checkpoint_file;
 mod cli;
@@ -10,12 +11,14 @@ mod commands;
 #[cfg(feature = "devserver")]
 mod embedded;
 mod exit;
+mod global;
 mod logging;
 mod manual;
 mod ops_http;
 #[cfg(feature = "relay")]
 mod relay;
 mod render;
+mod resumable;
 mod schema_cmd;
 mod watch;
 

@@ -61,6 +61,7 @@ pub async fn serve(
     Ok(bound)
 }
 
+/// The answer to one request: `/metrics`, `/healthz`, or 404 (405 for a method other than GET).
 fn respond(
     request: &Request<Incoming>,
     metrics: &PrometheusHandle,
@@ -130,6 +131,7 @@ pub fn health_body(state: &ConnectionState) -> serde_json::Value {
     }
 }
 
+/// A response with `status`, `content_type` and `body`.
 fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 /// An event ready to print.
 #[derive(Debug)]
 pub struct Rendered {
+    /// The `--json` line: `{"kind": "event", "stream": ..., "event": ...}`.
     pub json: Value,
+    /// The human-readable line.
     pub line: String,
 }
 
@@ -21,6 +23,7 @@ pub fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// An event's `--json` line.
 fn envelope(stream: &str, event: &impl Serialize) -> Value {
     json!({ "kind": "event", "stream": stream, "event": event })
 }
@@ -38,6 +41,7 @@ pub fn notice(kind: &str, stream: Option<&str>, detail: Value) -> Value {
     line
 }
 
+/// A severity, coloured by urgency when `colour`.
 fn severity(severity: &Severity, colour: bool) -> String {
     let code = match severity {
         Severity::P0 => "1;31",
@@ -53,6 +57,7 @@ fn severity(severity: &Severity, colour: bool) -> String {
     }
 }
 
+/// A timestamp as the local time of day.
 fn time(timestamp: &incident_client::Timestamp) -> String {
     timestamp
         .with_timezone(&chrono::Local)
@@ -60,6 +65,7 @@ fn time(timestamp: &incident_client::Timestamp) -> String {
         .to_string()
 }
 
+/// An incident of the `new` or `critical` stream.
 pub fn incident(stream: &'static str, incident: &IncidentFields, colour: bool) -> Rendered {
     let line = format!(
         "{} {:<8} {} {:<13} {}  [{}]",
@@ -76,6 +82,7 @@ pub fn incident(stream: &'static str, incident: &IncidentFields, colour: bool) -
     }
 }
 
+/// An incident update of the `updates` stream.
 pub fn update(update: &IncidentUpdate, _colour: bool) -> Rendered {
     let subject = update
         .incident_id
@@ -94,6 +101,7 @@ pub fn update(update: &IncidentUpdate, _colour: bool) -> Rendered {
     }
 }
 
+/// A state change of the `state-changes` stream.
 pub fn state_change(change: &IncidentStateChange, _colour: bool) -> Rendered {
     let line = format!(
         "{} {:<8} {} -> {} by {}  [{}]",
@@ -110,6 +118,7 @@ pub fn state_change(change: &IncidentStateChange, _colour: bool) -> Rendered {
     }
 }
 
+/// An alert of the `alerts` stream.
 pub fn alert(alert: &AlertFields, colour: bool) -> Rendered {
     let dedup = if alert.deduplicated {
         " (duplicate)"

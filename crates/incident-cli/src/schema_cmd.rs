@@ -8,7 +8,7 @@ use incident_sdl::Schema;
 
 use crate::cli::{Global, SchemaCommand};
 use crate::exit::UsageError;
-use crate::watch::read_pem;
+use crate::global::read_pem;
 
 /// Runs a schema command; `Ok(false)` means "exit 1" (a breaking change, a broken operation).
 pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
@@ -52,7 +52,7 @@ pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
                 h.split_once(':')
                     .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"))
             });
-            if let (false, Some(provider)) = (authorized, crate::watch::token_provider(global)?) {
+            if let (false, Some(provider)) = (authorized, crate::global::token_provider(global)?) {
                 let token = tokio::time::timeout(global.token_timeout, provider.token())
                     .await
                     .map_err(|_| {
@@ -74,6 +74,7 @@ pub async fn run(global: &Global, command: SchemaCommand) -> Result<bool> {
     }
 }
 
+/// The SDL file `path`; one that cannot be read is a usage error naming it.
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())).into())
@@ -111,6 +112,8 @@ fn http_client(global: &Global, headers: &[String]) -> Result<reqwest::blocking:
     Ok(client)
 }
 
+/// `schema pull`: fetches the SDL from `url`, then writes it to `out` (with the diff from what
+/// was there on stderr) or to stdout.
 fn pull(client: reqwest::blocking::ClientBuilder, url: &str, out: Option<&Path>) -> Result<()> {
     let client = client.build()?;
     let current = match out.map(std::fs::read_to_string) {

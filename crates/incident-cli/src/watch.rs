@@ -1,26 +1,28 @@
-//! `incident watch` and `incident demo`.
+//! `incident watch`: subscribe to the kinds asked for on one connection, print each event, and
+//! with `--checkpoint` record progress after each. (`incident demo` runs the same loop against
+//! an embedded server.)
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{
-    Checkpoint, ConnectionState, Error, GapWindow, IncidentClient, ReconnectPolicy, Severity,
-    Subscription, TokenProvider, UpdateFilter, Uuid,
+    Checkpoint, ConnectionState, Error, IncidentClient, Subscription, UpdateFilter, Uuid,
 };
 use serde_json::json;
 
+use crate::checkpoint_file::CheckpointFile;
 use crate::cli::{Global, Output, StreamKind, WatchArgs};
 use crate::exit::parse;
+use crate::global;
 use crate::render::{self, Rendered};
+use crate::resumable::Resumable;
 
 /// Each stream's items: which stream, the event or error, and where the stream is after it.
 type Events = BoxStream<'static, (StreamKind, Result<Rendered, Error>, Position)>;
 
-/// Where a stream is after an item: its checkpoint (streams that can be resumed) and the window
-/// of its latest gap.
+/// Where a stream is after an item: its checkpoint (streams that can be resumed).
 #[derive(Debug, Default)]
 pub(crate) struct Position {
     checkpoint: Option<Checkpoint>,
-    gap: Option<GapWindow>,
 }
 
 /// `incident watch`: connect to `--ws-url`, or to an embedded dev server when none is given
@@ -31,17 +33,22 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     } else {
         args.kinds.clone()
     };
-    // Checked before connecting: a bad file is a usage error, whatever the server.
-    let resume = match &args.checkpoint {
+    // Checked before connecting: a bad file, or one another watcher holds, fails at once,
+    // whatever the server. The lock is held until the watcher exits.
+    let mut checkpoint = match &args.checkpoint {
         Some(path) => {
-            if !matches!(kinds.as_slice(), [StreamKind::New] | [StreamKind::Critical]) {
+            if !matches!(kinds.as_slice(), [kind] if Resumable::of(*kind).is_some()) {
                 anyhow::bail!(crate::exit::UsageError(
                     "--checkpoint works with one stream that can be resumed: `new` or `critical`"
                         .into()
                 ));
             }
-            crate::checkpoint_file::load(path)?
+            Some(CheckpointFile::lock(path)?)
         }
+        None => None,
+    };
+    let resume = match &checkpoint {
+        Some(file) => file.load()?,
         None => None,
     };
     // Before the client exists: it resolves its metric handles when it is made.
@@ -51,11 +58,11 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     };
     let (client, server) = match &global.ws_url {
         Some(url) => (
-            connect(
+            global::connect(
                 global,
                 url,
                 args.wait,
-                Some(daemon_policy(args.max_attempts)),
+                Some(global::daemon_policy(args.max_attempts)),
             )
             .await?,
             None,
@@ -71,8 +78,8 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
             "metrics: http://{bound}/metrics and http://{bound}/healthz"
         ));
     }
-    let streams = subscribe(&client, &kinds, &args, resume)?;
-    stream_until_done(&client, streams, &args.output, args.checkpoint.as_deref()).await?;
+    let streams = subscribe(&client, &kinds, &args, resume, checkpoint.as_mut())?;
+    stream_until_done(&client, streams, &args.output, checkpoint.as_mut()).await?;
     #[cfg(feature = "devserver")]
     if let Some(server) = server {
         server.shutdown().await;
@@ -82,6 +89,7 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Without a URL: an embedded dev server with demo traffic, and a client connected to it.
 #[cfg(feature = "devserver")]
 async fn embedded_for_watch() -> Result<(IncidentClient, incident_devserver::DevServerHandle)> {
     crate::logging::status(
@@ -90,80 +98,12 @@ async fn embedded_for_watch() -> Result<(IncidentClient, incident_devserver::Dev
     crate::embedded::start(2.0).await
 }
 
+/// Without a URL, in a build with no embedded server: a usage error asking for one.
 #[cfg(not(feature = "devserver"))]
 async fn embedded_for_watch() -> Result<(IncidentClient, std::convert::Infallible)> {
-    anyhow::bail!(crate::exit::UsageError(
-        "set --ws-url or INCIDENT_WS_URL (or WS_URL) to the server (this build has no embedded dev server: it was built without the `devserver` feature)".into()
+    Err(global::missing_ws_url(
+        "the server (this build has no embedded dev server: it was built without the `devserver` feature)",
     ))
-}
-
-/// How long-running commands (`watch`, `relay`) reconnect: forever unless `--max-attempts`,
-/// with delays growing to 30 s. A daemon outlasts an outage; the attempts are logged.
-pub(crate) fn daemon_policy(max_attempts: Option<u32>) -> ReconnectPolicy {
-    ReconnectPolicy {
-        max_attempts,
-        max_delay: std::time::Duration::from_secs(30),
-        ..ReconnectPolicy::default()
-    }
-}
-
-/// Where the command's tokens come from: `--token-file`, `--token-command`, or `--token` /
-/// `AUTH_TOKEN`. A file or a command takes precedence over `AUTH_TOKEN`; two given on the
-/// command line (or a file and a command from anywhere) is a usage error.
-pub(crate) fn token_provider(global: &Global) -> Result<Option<TokenProvider>> {
-    let conflict = |what: &str| -> anyhow::Error {
-        crate::exit::UsageError(format!(
-            "{what}: give one source of tokens (--token/AUTH_TOKEN, --token-file/INCIDENT_TOKEN_FILE or --token-command/INCIDENT_TOKEN_COMMAND)"
-        ))
-        .into()
-    };
-    match (&global.token_file, &global.token_command) {
-        (Some(_), Some(_)) => Err(conflict("--token-file and --token-command both given")),
-        (Some(_), None) | (None, Some(_)) if global.token_from_flag => {
-            Err(conflict("--token given with a token file or command"))
-        }
-        (Some(path), None) => Ok(Some(TokenProvider::file(path))),
-        (None, Some(command)) => Ok(Some(TokenProvider::command("sh", ["-c", command.as_str()]))),
-        (None, None) => Ok(global.token.clone().map(TokenProvider::fixed)),
-    }
-}
-
-/// A client for `url` with the global settings; with `wait`, it waits for a server that is not
-/// up yet; `policy` is how it reconnects (the library's default: 10 attempts).
-pub async fn connect(
-    global: &Global,
-    url: &str,
-    wait: bool,
-    policy: Option<ReconnectPolicy>,
-) -> Result<IncidentClient> {
-    let mut builder = IncidentClient::builder(url)
-        .wait_for_server(wait)
-        .token_timeout(global.token_timeout);
-    if let Some(policy) = policy {
-        builder = builder.reconnect(policy);
-    }
-    if let Some(provider) = token_provider(global)? {
-        builder = builder.token_provider(provider);
-    }
-    if let Some(http) = &global.http_url {
-        builder = builder.http_url(http);
-    }
-    if global.system_roots {
-        builder = builder.tls_system_roots();
-    }
-    if let Some(path) = &global.ca_cert {
-        builder = builder.add_root_certificate_pem(read_pem(path, "--ca-cert")?);
-    }
-    if let (Some(cert), Some(key)) = (&global.client_cert, &global.client_key) {
-        builder = builder.client_identity_pem(
-            read_pem(cert, "--client-cert")?,
-            read_pem(key, "--client-key")?,
-        );
-    }
-    builder
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {url}"))
 }
 
 /// The stream's items, each with the stream's position after it.
@@ -174,7 +114,6 @@ fn tracked<T: Send + 'static>(
         let item = subscription.next().await?;
         let position = Position {
             checkpoint: subscription.checkpoint(),
-            gap: subscription.last_gap(),
         };
         Some(((item, position), subscription))
     })
@@ -192,15 +131,17 @@ fn stream_name(kind: StreamKind) -> &'static str {
     }
 }
 
-/// Subscribes to every kind; `resume` starts `new` or `critical` from a saved checkpoint.
+/// Subscribes to every kind; `resume` starts `new` or `critical` from a saved checkpoint, and
+/// `checkpoint` records where each starts.
 pub(crate) fn subscribe(
     client: &IncidentClient,
     kinds: &[StreamKind],
     args: &WatchArgs,
     resume: Option<Checkpoint>,
+    mut checkpoint: Option<&mut CheckpointFile>,
 ) -> Result<SelectAll<Events>> {
     let colour = render::use_colour() && !args.output.json;
-    let severities = severities(&args.filters.severities)?;
+    let severities = global::severities(&args.filters.severities);
     let incidents: Vec<Uuid> = args
         .filters
         .incidents
@@ -212,28 +153,31 @@ pub(crate) fn subscribe(
     for &kind in kinds {
         let events: Events = match kind {
             StreamKind::Critical | StreamKind::New => {
-                let subscription = match (kind, resume.clone()) {
-                    (StreamKind::Critical, None) => client.critical_incidents()?,
-                    (StreamKind::Critical, Some(from)) => client.critical_incidents_from(from)?,
-                    (_, None) => client.new_incidents(severities.clone())?,
-                    (_, Some(from)) => client.new_incidents_from(severities.clone(), from)?,
-                };
-                if let (Some(path), Some(start)) = (&args.checkpoint, subscription.checkpoint()) {
+                let stream = Resumable::of(kind).expect("new and critical resume");
+                let subscription = stream.open(client, severities.clone(), resume.clone())?;
+                if let (Some(file), Some(start)) =
+                    (checkpoint.as_deref_mut(), subscription.checkpoint())
+                {
                     // Recorded before anything is printed, so a crash right away still resumes
                     // from here rather than from the next start's "now".
-                    crate::checkpoint_file::save(path, &start)?;
+                    file.save(&start)?;
                 }
-                let name = stream_name(kind);
+                let name = stream.name();
                 tracked(subscription)
                     .map(move |(e, at)| (kind, e.map(|i| render::incident(name, &i, colour)), at))
                     .boxed()
             }
             StreamKind::Updates => {
-                let filter = UpdateFilter {
-                    incident_ids: Some(incidents.clone()).filter(|i| !i.is_empty()),
-                    severities: severities.clone(),
-                    active_only: args.filters.active_only.then_some(true),
-                };
+                let mut filter = UpdateFilter::default();
+                if !incidents.is_empty() {
+                    filter = filter.incidents(incidents.clone());
+                }
+                if let Some(severities) = severities.clone() {
+                    filter = filter.severities(severities);
+                }
+                if args.filters.active_only {
+                    filter = filter.active_only(true);
+                }
                 tracked(client.incident_updates(filter)?)
                     .map(move |(e, at)| (kind, e.map(|u| render::update(&u, colour)), at))
                     .boxed()
@@ -259,10 +203,10 @@ pub(crate) async fn stream_until_done(
     client: &IncidentClient,
     mut streams: SelectAll<Events>,
     output: &Output,
-    checkpoint: Option<&std::path::Path>,
+    mut checkpoint: Option<&mut CheckpointFile>,
 ) -> Result<()> {
     let mut printed = 0usize;
-    let shutdown = shutdown_signal();
+    let shutdown = global::shutdown_signal();
     tokio::pin!(shutdown);
     let mut state = client.connection_state();
     state.borrow_and_update();
@@ -317,12 +261,17 @@ pub(crate) async fn stream_until_done(
                         println!("{}", rendered.line);
                     }
                     printed += 1;
-                    if let (Some(path), Some(position)) = (checkpoint, position.checkpoint) {
-                        crate::checkpoint_file::save(path, &position)?;
+                    if let (Some(file), Some(position)) =
+                        (checkpoint.as_deref_mut(), position.checkpoint)
+                    {
+                        file.save(&position)?;
                     }
                 }
-                Some((kind, Err(error), position)) if error.is_recoverable() => {
-                    let window = position.gap.filter(|_| matches!(error, Error::Gap));
+                Some((kind, Err(error), _)) if error.is_recoverable() => {
+                    let window = match &error {
+                        Error::Gap(window) => Some(*window),
+                        _ => None,
+                    };
                     match &error {
                         Error::Lagged { dropped } => notice("lag", Some(kind), json!({ "dropped": dropped })),
                         _ => notice("gap", Some(kind), json!({
@@ -332,13 +281,7 @@ pub(crate) async fn stream_until_done(
                         })),
                     }
                     if !output.json {
-                        match window {
-                            Some(w) => tracing::warn!(
-                                "{}: {error} (between {} and {})",
-                                stream_name(kind), w.from.to_rfc3339(), w.until.to_rfc3339()
-                            ),
-                            None => tracing::warn!("{}: {error}", stream_name(kind)),
-                        }
+                        tracing::warn!("{}: {error}", stream_name(kind));
                     }
                 }
                 Some((kind, Err(error), _)) => {
@@ -350,43 +293,4 @@ pub(crate) async fn stream_until_done(
     };
     client.shutdown().await;
     outcome
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-}
-
-/// `--severity` values; `None` when none were given (every severity).
-pub(crate) fn severities(given: &[String]) -> Result<Option<Vec<Severity>>> {
-    if given.is_empty() {
-        return Ok(None);
-    }
-    given
-        .iter()
-        .map(|s| parse(s))
-        .collect::<Result<_>>()
-        .map(Some)
-}
-
-/// A PEM file named by a flag; a missing file is a usage error naming both.
-pub(crate) fn read_pem(path: &std::path::Path, flag: &str) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| crate::exit::UsageError(format!("{flag} {}: {e}", path.display())).into())
 }

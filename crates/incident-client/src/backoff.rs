@@ -7,7 +7,10 @@ use std::time::Duration;
 /// The delay before attempt `n` (from 1) is a random duration between zero and
 /// `min(max_delay, base_delay * 2^(n-1))` ("full jitter"), so many clients that lose a server at
 /// once do not come back in lockstep.
+/// Built with [`ReconnectPolicy::new`], [`ReconnectPolicy::never`] or `default()`; its fields
+/// can be read and changed, and new ones may be added.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReconnectPolicy {
     /// The first delay's upper bound. Default 200 ms.
     pub base_delay: Duration,
@@ -29,6 +32,16 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
+    /// Delays from `base_delay` doubling up to `max_delay`, giving up after `max_attempts`
+    /// failed attempts in a row (`None`: never).
+    pub fn new(base_delay: Duration, max_delay: Duration, max_attempts: Option<u32>) -> Self {
+        Self {
+            base_delay,
+            max_delay,
+            max_attempts,
+        }
+    }
+
     /// A policy that never reconnects.
     pub fn never() -> Self {
         Self {

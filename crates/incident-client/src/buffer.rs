@@ -139,16 +139,15 @@ impl Buffer {
         self.metrics.gap();
         {
             let mut state = self.lock();
-            let window = match state.last_gap.as_deref() {
-                // Notices that coalesce cover both windows.
-                Some(last) if matches!(state.items.back(), Some(Err(Error::Gap))) => {
-                    last.union(window)
-                }
-                _ => window,
-            };
+            // A notice right after another is the same notice, covering both windows.
+            if let Some(Err(Error::Gap(last))) = state.items.back_mut() {
+                *last = last.union(window);
+                state.last_gap = Some(Box::new(*last));
+                return;
+            }
             state.last_gap = Some(Box::new(window));
         }
-        self.push(Err(Error::Gap));
+        self.push(Err(Error::Gap(window)));
     }
 
     /// How many items wait for the consumer.
@@ -177,13 +176,10 @@ impl Buffer {
     }
 
     /// Queues an item, dropping the oldest event if the buffer is full. Only events are dropped
-    /// and counted; a gap notice right after another is the same notice.
+    /// and counted.
     fn push(&self, item: Result<Queued>) {
         let mut state = self.lock();
         if state.end.is_some() {
-            return;
-        }
-        if matches!(item, Err(Error::Gap)) && matches!(state.items.back(), Some(Err(Error::Gap))) {
             return;
         }
         if state.items.len() >= self.capacity

@@ -15,6 +15,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::connection::Command;
 use crate::error::{Error, GraphQlError, Result, cause, message};
+use crate::filter::UpdateFilter;
 use crate::http::HttpClient;
 use crate::operations::*;
 use crate::payloads::Payloads;
@@ -68,17 +69,6 @@ impl ClientInner {
             specs: Default::default(),
         }
     }
-}
-
-/// Filters for [`IncidentClient::incident_updates`]; every part optional.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UpdateFilter {
-    /// Only these incidents.
-    pub incident_ids: Option<Vec<Uuid>>,
-    /// Only incidents of these severities.
-    pub severities: Option<Vec<Severity>>,
-    /// Only active incidents.
-    pub active_only: Option<bool>,
 }
 
 impl IncidentClient {

@@ -80,12 +80,11 @@ pub enum Error {
     /// The server did not acknowledge `connection_init` in time.
     #[error("the server did not acknowledge the connection within {0:?}")]
     AckTimeout(Duration),
-    /// The server refused the token, also after one refresh from the token provider. The message
-    /// says whether a WebSocket close code (4401, 4403) or an HTTP status (401) said so.
-    #[error("the server rejected the credentials ({}): {reason}", auth_signal(*.code))]
+    /// The server refused the token, also after one refresh from the token provider.
+    #[error("the server rejected the credentials ({signal}): {reason}")]
     AuthRejected {
-        /// 4401 or 4403 over WebSocket (a close code), 401 over HTTP (a status).
-        code: u16,
+        /// How the server said so: a WebSocket close code (4401, 4403) or an HTTP status (401).
+        signal: AuthSignal,
         /// The server's reason.
         reason: String,
     },
@@ -113,9 +112,14 @@ pub enum Error {
         dropped: u64,
     },
     /// The connection was re-established; events sent while it was down are not replayed on this
-    /// stream, which the server cannot catch up.
-    #[error("the stream may have missed events while the connection was down")]
-    Gap,
+    /// stream, which the server cannot catch up. The window says when events may be missing
+    /// (reconcile with [`crate::IncidentClient::incidents_changed_since`]`(window.from)`).
+    #[error(
+        "the stream may have missed events between {} and {} while the connection was down",
+        .0.from.to_rfc3339(),
+        .0.until.to_rfc3339()
+    )]
+    Gap(crate::gap::GapWindow),
     /// The connection could not be re-established within the reconnect policy.
     #[error("gave up reconnecting after {attempts} attempt(s)")]
     RetriesExhausted {
@@ -155,19 +159,38 @@ pub enum Error {
     },
 }
 
-/// How an [`Error::AuthRejected`] code reached the client.
-fn auth_signal(code: u16) -> String {
-    if code >= 1000 {
-        format!("WebSocket close code {code}")
-    } else {
-        format!("HTTP status {code}")
+/// How the server refused credentials ([`Error::AuthRejected`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthSignal {
+    /// A WebSocket close code: 4401 (unauthorized) or 4403 (forbidden).
+    CloseCode(u16),
+    /// An HTTP status: 401 (or 403).
+    HttpStatus(u16),
+}
+
+impl AuthSignal {
+    /// The number, whichever way it came.
+    pub fn code(self) -> u16 {
+        match self {
+            AuthSignal::CloseCode(code) | AuthSignal::HttpStatus(code) => code,
+        }
+    }
+}
+
+impl std::fmt::Display for AuthSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthSignal::CloseCode(code) => write!(f, "WebSocket close code {code}"),
+            AuthSignal::HttpStatus(code) => write!(f, "HTTP status {code}"),
+        }
     }
 }
 
 impl Error {
     /// True for errors after which a stream keeps delivering ([`Error::Lagged`], [`Error::Gap`]).
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, Error::Lagged { .. } | Error::Gap)
+        matches!(self, Error::Lagged { .. } | Error::Gap(_))
     }
 }
 
@@ -250,7 +273,7 @@ mod tests {
     #[test]
     fn auth_rejections_say_where_they_came_from() {
         let ws = Error::AuthRejected {
-            code: 4403,
+            signal: AuthSignal::CloseCode(4403),
             reason: "Forbidden".into(),
         };
         assert_eq!(
@@ -258,7 +281,7 @@ mod tests {
             "the server rejected the credentials (WebSocket close code 4403): Forbidden"
         );
         let http = Error::AuthRejected {
-            code: 401,
+            signal: AuthSignal::HttpStatus(401),
             reason: "expired".into(),
         };
         assert_eq!(
@@ -284,11 +307,18 @@ mod tests {
     #[test]
     fn only_lag_and_gap_are_recoverable() {
         assert!(Error::Lagged { dropped: 3 }.is_recoverable());
-        assert!(Error::Gap.is_recoverable());
+        let now = chrono::Utc::now();
+        assert!(
+            Error::Gap(crate::GapWindow {
+                from: now,
+                until: now
+            })
+            .is_recoverable()
+        );
         assert!(!Error::Shutdown.is_recoverable());
         assert!(
             !Error::AuthRejected {
-                code: 4403,
+                signal: AuthSignal::CloseCode(4403),
                 reason: String::new()
             }
             .is_recoverable()

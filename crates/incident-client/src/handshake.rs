@@ -138,7 +138,10 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
 /// [`Error::Closed`]; `None` when the socket closed without a code.
 pub(crate) fn closed_error(code: Option<u16>, reason: String) -> Option<Error> {
     match code? {
-        code @ (4401 | 4403) => Some(Error::AuthRejected { code, reason }),
+        code @ (4401 | 4403) => Some(Error::AuthRejected {
+            signal: crate::error::AuthSignal::CloseCode(code),
+            reason,
+        }),
         code => Some(Error::Closed { code, reason }),
     }
 }

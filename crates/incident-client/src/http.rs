@@ -190,7 +190,7 @@ fn status_error(status: u16, body: &[u8]) -> Error {
     let message = field("message").unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     if status == 401 {
         return Error::AuthRejected {
-            code: 401,
+            signal: crate::error::AuthSignal::HttpStatus(401),
             reason: message,
         };
     }

@@ -73,6 +73,7 @@ mod custom_catchup;
 mod delivery;
 mod envelope;
 mod error;
+mod filter;
 mod gap;
 mod handshake;
 mod http;
@@ -109,8 +110,9 @@ pub use crate::{
     backoff::ReconnectPolicy,
     builder::{IncidentClientBuilder, USER_AGENT},
     checkpoint::Checkpoint,
-    client::{IncidentClient, UpdateFilter},
-    error::{BoxError, Cause, Error, GraphQlError, Location, Result},
+    client::IncidentClient,
+    error::{AuthSignal, BoxError, Cause, Error, GraphQlError, Location, Result},
+    filter::UpdateFilter,
     gap::GapWindow,
     rest::{AlertReceipt, AlertStatus, AlertSubmission},
     state::ConnectionState,

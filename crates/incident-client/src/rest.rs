@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize, Serializer};
 
 /// An alert for `POST /v1/alerts`. REST writes enums in PascalCase (`"Infrastructure"`), unlike
 /// GraphQL; this type takes the schema's enums and writes them the REST way.
+///
+/// Built with [`AlertSubmission::new`]; the optional fields are then set directly
+/// (`alert.description = ...`). New fields may be added.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AlertSubmission {
     /// The sending system's own id for the alert.
     #[serde(skip_serializing_if = "Option::is_none")]

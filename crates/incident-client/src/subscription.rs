@@ -366,8 +366,8 @@ mod tests {
             sub.next().await,
             Some(Err(Error::Lagged { dropped: 2 }))
         ));
-        assert!(matches!(sub.next().await, Some(Err(Error::Gap))));
-        assert!(matches!(sub.next().await, Some(Err(Error::Gap))));
+        assert!(matches!(sub.next().await, Some(Err(Error::Gap(_)))));
+        assert!(matches!(sub.next().await, Some(Err(Error::Gap(_)))));
         assert_eq!(sub.next().await.unwrap().unwrap(), 3);
     }
 
@@ -388,13 +388,16 @@ mod tests {
         buffer.finish(
             EndReason::AuthRejected,
             Some(Error::AuthRejected {
-                code: 4403,
+                signal: crate::AuthSignal::CloseCode(4403),
                 reason: String::new(),
             }),
         );
         assert!(matches!(
             sub.ready().await,
-            Err(Error::AuthRejected { code: 4403, .. })
+            Err(Error::AuthRejected {
+                signal: crate::AuthSignal::CloseCode(4403),
+                ..
+            })
         ));
     }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result, bail};
 
 /// Renders `file` with a header naming the inputs, formatted by rustfmt when it is installed.
 pub(crate) fn render(file: &syn::File, inputs: &str) -> Result<String> {
@@ -27,21 +27,25 @@ fn rustfmt(source: &str) -> Result<Option<String>> {
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error).context("running rustfmt"),
+        Err(error) => bail!("running rustfmt: {error}"),
     };
+    let failed = |error: std::io::Error| Error(format!("running rustfmt: {error}"));
     child
         .stdin
         .take()
         .expect("stdin is piped")
-        .write_all(source.as_bytes())?;
-    let output = child.wait_with_output()?;
+        .write_all(source.as_bytes())
+        .map_err(failed)?;
+    let output = child.wait_with_output().map_err(failed)?;
     if !output.status.success() {
         bail!(
             "rustfmt failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(Some(String::from_utf8(output.stdout)?))
+    let text = String::from_utf8(output.stdout)
+        .map_err(|e| Error(format!("rustfmt wrote text that is not UTF-8: {e}")))?;
+    Ok(Some(text))
 }
 
 /// Puts a blank line between top-level items, which prettyplease runs together.

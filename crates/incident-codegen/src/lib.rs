@@ -29,15 +29,28 @@
 //!
 //! The same code path runs as `incident codegen --documents DIR --out FILE [--check]` and as
 //! `cargo xtask codegen` for the SDK's own operations, so all three produce the same bytes.
+//!
+//! # Features
+//!
+//! - `schema-tools` (off by default): `pull` (a server's schema by introspection, through the
+//!   caller's transport), `diff` (classified schema changes) and `check` (which operations a
+//!   change affects), behind `incident schema` and `cargo xtask schema`. A build script needs
+//!   none of it, so its dependencies stay out of users' builds.
 
 #![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "schema-tools")]
 mod check;
 mod documents;
+mod error;
 mod format;
 mod operations;
+#[cfg(feature = "schema-tools")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema-tools")))]
 pub mod pull;
 mod schema_types;
+#[cfg(feature = "schema-tools")]
 mod usage;
 mod validate;
 
@@ -45,31 +58,15 @@ use std::path::{Path, PathBuf};
 
 use incident_sdl::Schema;
 
+#[cfg(feature = "schema-tools")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema-tools")))]
 pub use crate::check::{Check, CheckedChange, check};
 pub use crate::documents::Documents;
+pub use crate::error::{Error, Result};
+#[cfg(feature = "schema-tools")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema-tools")))]
 pub use crate::usage::Usage;
 pub use crate::validate::{MAX_COMPLEXITY, MAX_DEPTH, OperationCost};
-
-/// Why code could not be generated. The message names the document, operation and field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<anyhow::Error> for Error {
-    fn from(error: anyhow::Error) -> Self {
-        Self(format!("{error:#}"))
-    }
-}
-
-/// `Result` with this crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A file that generation produces, by name relative to where the caller puts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +82,14 @@ pub struct GeneratedFile {
 pub fn module(sdl: &str, documents: &Documents) -> Result<String> {
     let schema =
         Schema::parse(sdl).map_err(|e| Error(format!("the schema does not parse: {e}")))?;
-    Ok(operations::module(sdl, &schema, documents)?)
+    operations::module(sdl, &schema, documents)
 }
 
 /// What every operation in `documents` costs the server, after checking them against `sdl`.
 pub fn costs(sdl: &str, documents: &Documents) -> Result<Vec<OperationCost>> {
     let schema =
         Schema::parse(sdl).map_err(|e| Error(format!("the schema does not parse: {e}")))?;
-    Ok(validate::check(documents, &schema)?)
+    validate::check(documents, &schema)
 }
 
 /// `enums.rs` and `inputs.rs` of `incident-schema`: every enum (with its `Other` fallback) and
@@ -100,11 +97,13 @@ pub fn costs(sdl: &str, documents: &Documents) -> Result<Vec<OperationCost>> {
 pub fn schema_types(sdl: &str, schema_label: &str) -> Result<Vec<GeneratedFile>> {
     let schema =
         Schema::parse(sdl).map_err(|e| Error(format!("the schema does not parse: {e}")))?;
-    Ok(schema_types::generate(&schema, schema_label)?)
+    schema_types::generate(&schema, schema_label)
 }
 
 /// The changes from `old_sdl` to `new_sdl` as a [`Check`] with no documents (`schema diff`);
 /// `ignore_descriptions` compares type systems only.
+#[cfg(feature = "schema-tools")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema-tools")))]
 pub fn diff(old_sdl: &str, new_sdl: &str, ignore_descriptions: bool) -> Result<Check> {
     let parse = |sdl: &str, which: &str| {
         Schema::parse(sdl).map_err(|e| Error(format!("the {which} schema does not parse: {e}")))

@@ -7,10 +7,10 @@
 //! item gets docs from the schema. Items are sorted by name, so the output depends only on the
 //! inputs.
 
-use anyhow::{Context, Result, bail};
 use incident_sdl::{Schema, TypeKind};
 use syn::visit_mut::VisitMut;
 
+use crate::error::{Error, Result, bail, unparsable};
 use crate::schema_types::snake_case;
 use crate::{Documents, format};
 
@@ -24,13 +24,13 @@ pub(crate) fn module(sdl: &str, schema: &Schema, documents: &Documents) -> Resul
         .map(|(_, text)| format!("{text}\n"))
         .collect();
     let generator = cynic_querygen::Generator::new(sdl)
-        .context("cynic-querygen could not read the schema")?
+        .map_err(|e| Error(format!("cynic-querygen could not read the schema: {e}")))?
         .with_schema_name("incident_manager");
     let rust = generator
         .generate(&combined)
-        .map_err(|e| anyhow::anyhow!("cynic-querygen rejected the operations: {e}"))?;
-    let output: syn::File =
-        syn::parse_file(&rust).context("cynic-querygen wrote unparsable Rust")?;
+        .map_err(|e| Error(format!("cynic-querygen rejected the operations: {e}")))?;
+    let output: syn::File = syn::parse_file(&rust)
+        .map_err(|e| Error(format!("cynic-querygen wrote unparsable Rust: {e}")))?;
 
     let mut items = Vec::new();
     for item in output.items {
@@ -66,7 +66,8 @@ pub(crate) fn module(sdl: &str, schema: &Schema, documents: &Documents) -> Resul
         #[allow(unused_imports)]
         use incident_client::{JsonObject, Timestamp, Uuid, enums::*, inputs::*};
         #(#items)*
-    })?;
+    })
+    .map_err(unparsable)?;
     let label = documents.label().trim_end_matches('/');
     format::render(&file, &format!("`{label}/*.graphql`"))
 }
@@ -163,7 +164,7 @@ fn document_fragment(
             .find(|f| {
                 snake_case(&f.name) == rust_name.trim_start_matches("r#") || f.name == rust_name
             })
-            .with_context(|| format!("no field of {graphql_type} matches {rust_name}"))?;
+            .ok_or_else(|| Error(format!("no field of {graphql_type} matches {rust_name}")))?;
         let text = match &schema_field.description {
             Some(description) => format!("`{}`: {description}", schema_field.name),
             None => format!("`{}.{}`.", graphql_type, schema_field.name),

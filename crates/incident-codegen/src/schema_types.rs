@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
 use incident_sdl::{InputValue, Schema, TypeKind, TypeRef};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use crate::error::{Result, bail, unparsable};
 use crate::{GeneratedFile, format};
 
 /// `enums.rs` and `inputs.rs` for `incident-schema`'s `src/generated/`.
@@ -32,7 +32,8 @@ pub(crate) fn generate(schema: &Schema, schema_label: &str) -> Result<Vec<Genera
         //! adds a value never breaks decoding.
         use crate::schema;
         #enums
-    })?;
+    })
+    .map_err(unparsable)?;
     let inputs_file: syn::File = syn::parse2(quote! {
         //! Every input object of the schema.
         #[allow(unused_imports)]
@@ -40,7 +41,8 @@ pub(crate) fn generate(schema: &Schema, schema_label: &str) -> Result<Vec<Genera
         #[allow(unused_imports)]
         use super::enums::*;
         #inputs
-    })?;
+    })
+    .map_err(unparsable)?;
     let label = format!("`{schema_label}`");
     Ok(vec![
         GeneratedFile {

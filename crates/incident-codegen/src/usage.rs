@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
 use cynic_parser::ExecutableDocument;
 use cynic_parser::executable::{ExecutableDefinition, Selection};
 use incident_sdl::{Schema, TypeKind};
 
 use crate::Documents;
+use crate::error::{Result, bail};
 
 /// One place a document relies on the schema.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
 use cynic_parser::ExecutableDocument;
 use cynic_parser::executable::{ExecutableDefinition, Selection};
 use incident_sdl::{Schema, TypeKind};
 
 use crate::Documents;
+use crate::error::{Result, bail};
 
 /// The server's maximum query depth.
 pub const MAX_DEPTH: usize = 10;

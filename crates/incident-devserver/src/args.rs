@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::{DevServer, DevServerBuilder};
+use crate::auth::{mint, parse_ttl};
+use crate::handle::{DevServer, DevServerBuilder};
 
 /// `serve`: the dev server in the foreground.
 #[derive(Debug, Clone, Args)]
@@ -89,7 +90,7 @@ pub struct MintArgs {
     #[arg(long, default_value = "developer")]
     pub sub: String,
     /// How long it is valid: 30s, 15m, 1h, 2d.
-    #[arg(long, default_value = "1h", value_parser = crate::parse_ttl)]
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     pub ttl: Duration,
     /// HS256 secret. Also read from JWT_SECRET.
     #[arg(long, env = "INCIDENT_JWT_SECRET", hide_env_values = true)]
@@ -99,6 +100,6 @@ pub struct MintArgs {
 impl MintArgs {
     /// The signed token.
     pub fn mint(&self) -> String {
-        crate::mint(self.jwt_secret.as_bytes(), &self.sub, self.ttl)
+        mint(self.jwt_secret.as_bytes(), &self.sub, self.ttl)
     }
 }

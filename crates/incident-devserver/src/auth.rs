@@ -1,4 +1,4 @@
-//! HS256 JWT checking and minting.
+//! HS256 JWT checking and minting, and the random secret a server signs with by default.
 
 use std::time::Duration;
 
@@ -114,6 +114,18 @@ pub fn mint(secret: &[u8], subject: &str, ttl: Duration) -> String {
     .expect("HS256 encoding of plain claims cannot fail")
 }
 
+/// A fresh HS256 secret: 32 bytes from the operating system's CSPRNG.
+///
+/// # Panics
+///
+/// If the operating system cannot provide random bytes, as `Uuid::new_v4` (which every incident
+/// id comes from) would then too; there is no sound secret to fall back to.
+pub(crate) fn random_secret() -> Vec<u8> {
+    let mut secret = vec![0; 32];
+    getrandom::fill(&mut secret).expect("the operating system's random number generator works");
+    secret
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -166,6 +178,13 @@ mod tests {
             auth.check(Some(&format!("Bearer {other}"))),
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn random_secrets_are_32_bytes_and_differ() {
+        let (one, two) = (random_secret(), random_secret());
+        assert_eq!(one.len(), 32);
+        assert_ne!(one, two);
     }
 
     #[test]

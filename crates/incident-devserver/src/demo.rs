@@ -1,11 +1,11 @@
-//! Demo traffic: realistic alerts at a chosen rate, and incidents moving through their lives.
+//! Demo traffic: realistic alerts at a chosen rate, and incidents moving through their lives. The
+//! randomness here only picks what happens next; nothing secret comes from it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::*;
-use crate::state::Shared;
-use crate::store::{IncidentChanges, IncidentFilter};
+use crate::data::{IncidentChanges, IncidentFilter, Store};
+use crate::model::{IncidentState, IncidentType, Label, NewAlert, ResolutionMethod, Severity};
 
 const TEMPLATES: &[(&str, &str, IncidentType, &str)] = &[
     (
@@ -60,7 +60,7 @@ const TEMPLATES: &[(&str, &str, IncidentType, &str)] = &[
 
 /// Submits about `rate` alerts a second until the task is aborted; about one step in three also
 /// moves an open incident along (triage, investigate, comment or resolve).
-pub async fn run(shared: Arc<Shared>, rate: f64) {
+pub(crate) async fn run(store: Arc<Store>, rate: f64) {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.01));
     let mut interval = tokio::time::interval(period);
     let mut serial: u64 = 0;
@@ -76,7 +76,7 @@ pub async fn run(shared: Arc<Shared>, rate: f64) {
             Severity::P3,
             Severity::P4,
         ][fastrand::usize(..6)];
-        shared.store.submit_alert(NewAlert {
+        store.submit_alert(NewAlert {
             external_id: Some(format!("demo-{serial}")),
             source: source.to_owned(),
             // A serial keeps most alerts distinct, so they open incidents rather than deduplicate.
@@ -93,17 +93,17 @@ pub async fn run(shared: Arc<Shared>, rate: f64) {
             annotations: Vec::new(),
         });
         if fastrand::u8(..3) == 0 {
-            progress_one(&shared);
+            progress_one(&store);
         }
     }
 }
 
-fn progress_one(shared: &Shared) {
+fn progress_one(store: &Store) {
     let filter = IncidentFilter {
         active_only: Some(true),
         ..Default::default()
     };
-    let (open, _) = shared.store.list(&filter, None, None, 0, 20);
+    let (open, _) = store.list(&filter, None, None, 0, 20);
     let Some(incident) = open.get(fastrand::usize(..open.len().max(1))) else {
         return;
     };
@@ -115,7 +115,7 @@ fn progress_one(shared: &Shared) {
         _ => None,
     };
     let _ = match next {
-        Some(state) if fastrand::bool() => shared.store.update_incident(
+        Some(state) if fastrand::bool() => store.update_incident(
             incident.id,
             IncidentChanges {
                 state: Some(state),
@@ -123,10 +123,8 @@ fn progress_one(shared: &Shared) {
             },
             actor,
         ),
-        Some(_) => shared
-            .store
-            .add_comment(incident.id, "Looking into it".into(), actor),
-        None => shared.store.resolve_incident(
+        Some(_) => store.add_comment(incident.id, "Looking into it".into(), actor),
+        None => store.resolve_incident(
             incident.id,
             ResolutionMethod::AutoAssistedManual,
             "Mitigated".into(),

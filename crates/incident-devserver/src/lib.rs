@@ -22,38 +22,39 @@
 //! The handle also injects faults: [`DevServerHandle::close_all`] with any close code,
 //! [`DevServerHandle::drop_all`] without a close frame, [`DevServerHandle::freeze_all`] for
 //! half-open sockets, [`DevServerHandle::pause_accepting`], [`DevServerHandle::withhold_ack`], and
-//! [`DevServerHandle::restart`] on the same port keeping the data.
+//! [`DevServerHandle::restart`] on the same port keeping the data. What clients did (connections,
+//! subscriptions, close frames, headers, payloads) is in [`DevServerHandle::activity`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations)]
 
+// The layers, lowest first; a module uses only modules of lower layers (tests/layers.rs checks):
+// foundation (model, error, auth, activity, proxy, pki) -> data -> views -> shared ->
+// graphql, rest, demo -> server -> handle -> args, store (the public faces).
 mod activity;
 pub mod args;
 mod auth;
+mod data;
 mod demo;
 mod error;
-mod error_paths;
-mod listener;
+mod graphql;
+mod handle;
 pub mod model;
-mod persist;
 #[cfg(feature = "pki")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pki")))]
 pub mod pki;
 pub mod proxy;
-mod resolvers;
 mod rest;
-mod schema;
 mod server;
-mod state;
+mod shared;
 pub mod store;
-mod subscriptions;
-mod tls;
-mod ws;
+mod views;
 
 pub use crate::{
+    activity::Activity,
     auth::{Claims, mint, parse_ttl},
     error::{Error, Result},
-    schema::{MAX_COMPLEXITY, MAX_DEPTH, SDL},
-    server::{DevServer, DevServerBuilder, DevServerHandle},
+    graphql::{MAX_COMPLEXITY, MAX_DEPTH, SDL},
+    handle::{DevServer, DevServerBuilder, DevServerHandle},
     store::Store,
 };

@@ -11,11 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::model::*;
-use crate::state::Shared;
+use crate::data::validate_alert;
+use crate::model::{AckStatus, IncidentType, Label, NewAlert, Severity};
+use crate::shared::Shared;
 
 /// The JSON error body every REST failure uses.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body =
         json!({ "error": { "code": code, "message": message.into(), "status": status.as_u16() } });
     (status, Json(body)).into_response()
@@ -65,22 +66,14 @@ impl From<RestAlertType> for IncidentType {
     }
 }
 
-/// Remembers a request's headers and its W3C `traceparent`, for tests of clients that send
-/// headers of their own or propagate trace context.
-pub(crate) fn record_request(shared: &Shared, headers: &HeaderMap) {
-    shared.activity.http_request(headers);
-    if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
-        shared.activity.traced(traceparent);
-    }
-}
-
 /// Handles `POST /v1/alerts`.
-pub async fn submit_alert(
+pub(crate) async fn submit_alert(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    record_request(&shared, &headers);
+    // Kept for tests of clients that send headers of their own or propagate trace context.
+    shared.activity.http_request(&headers);
     let header_uuid = |name: &str| {
         headers
             .get(name)
@@ -107,7 +100,7 @@ pub async fn submit_alert(
             );
         }
     };
-    if let Err(message) = crate::resolvers::validate_alert(&body.source, &body.title) {
+    if let Err(message) = validate_alert(&body.source, &body.title) {
         return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message);
     }
     let labels = body

@@ -146,6 +146,7 @@ impl Supervisor {
 
     /// Publishes the connection's state (watchers see only changes).
     fn set_state(&self, state: ConnectionState) {
+        self.stats.track(&state);
         self.state.send_replace(state);
     }
 

@@ -154,11 +154,11 @@ async fn a_server_error_message_ends_the_stream_with_graphql_errors() {
 async fn a_users_own_new_incidents_operation_is_caught_up_across_a_restart() {
     let server = server().await;
     let client = builder(&server)
-        .reconnect(incident_client::ReconnectPolicy {
-            base_delay: std::time::Duration::from_millis(50),
-            max_delay: std::time::Duration::from_millis(200),
-            max_attempts: Some(20),
-        })
+        .reconnect(incident_client::ReconnectPolicy::new(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_millis(200),
+            Some(20),
+        ))
         .connect()
         .await
         .unwrap();

@@ -145,7 +145,10 @@ async fn http_auth_failures_are_typed() {
     // The WebSocket handshake itself fails for a token signed by another server.
     assert!(matches!(
         wrong_server.connect().await,
-        Err(Error::AuthRejected { code: 4403, .. })
+        Err(Error::AuthRejected {
+            signal: incident_client::AuthSignal::CloseCode(4403),
+            ..
+        })
     ));
 }
 

@@ -44,11 +44,11 @@ async fn dropping_every_handle_closes_the_connection_for_good() {
 async fn a_dropped_client_that_is_reconnecting_stops() {
     let server = server().await;
     let client = builder(&server)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(5),
-            max_attempts: None,
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            None,
+        ))
         .connect()
         .await
         .unwrap();
@@ -86,7 +86,13 @@ async fn a_server_that_revokes_after_the_ack_gets_one_refresh_then_auth_rejected
     let mut new = client.new_incidents(None).unwrap();
     let error = next(&mut new).await.unwrap_err();
     assert!(
-        matches!(&error, Error::AuthRejected { code: 4403, .. }),
+        matches!(
+            &error,
+            Error::AuthRejected {
+                signal: incident_client::AuthSignal::CloseCode(4403),
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(
@@ -119,18 +125,18 @@ async fn a_server_that_closes_after_every_ack_sees_the_backoff_grow() {
 async fn a_flapping_server_exhausts_a_bounded_policy() {
     let (url, accepted) = flapping(1011, CloseWhen::AfterAck).await;
     let client = IncidentClient::builder(url.clone())
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(500),
-            max_attempts: Some(3),
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_millis(500),
+            Some(3),
+        ))
         .connect()
         .await
         .unwrap();
     let mut new = client.new_incidents(None).unwrap();
     let error = loop {
         match next(&mut new).await {
-            Err(Error::Gap) | Ok(_) => continue,
+            Err(Error::Gap(_)) | Ok(_) => continue,
             Err(error) => break error,
         }
     };
@@ -168,11 +174,11 @@ async fn a_failing_token_provider_is_retried_by_the_policy_and_named_at_the_end(
     });
     let client = IncidentClient::builder(server.ws_url())
         .token_provider(provider)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-            max_attempts: Some(2),
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+            Some(2),
+        ))
         .connect()
         .await
         .unwrap();
@@ -183,7 +189,7 @@ async fn a_failing_token_provider_is_retried_by_the_policy_and_named_at_the_end(
     server.drop_all();
     let error = loop {
         match next(&mut updates).await {
-            Err(Error::Gap) | Ok(_) => continue,
+            Err(Error::Gap(_)) | Ok(_) => continue,
             Err(error) => break error,
         }
     };
@@ -204,11 +210,11 @@ async fn errors_name_the_url_they_are_about() {
     let server = server().await;
     let url = server.ws_url();
     let client = builder(&server)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-            max_attempts: Some(1),
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+            Some(1),
+        ))
         .connect()
         .await
         .unwrap();

@@ -33,7 +33,7 @@ async fn a_gap_says_its_window_and_the_reconciliation_query_finds_what_changed_i
         .unwrap();
     server.pause_accepting(false);
 
-    assert!(matches!(next(&mut updates).await, Err(Error::Gap)));
+    assert!(matches!(next(&mut updates).await, Err(Error::Gap(_))));
     let window = updates.last_gap().expect("a gap has a window");
     assert!(window.from <= window.until);
     let changed = client.incidents_changed_since(window.from).await.unwrap();

@@ -23,11 +23,11 @@ async fn events_drops_reconnects_and_the_connection_are_counted() {
     let server = server().await;
     let client = builder(&server)
         .subscription_buffer(2)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(50),
-            max_attempts: Some(10),
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(20),
+            Duration::from_millis(50),
+            Some(10),
+        ))
         .connect()
         .await
         .unwrap();

@@ -232,11 +232,11 @@ async fn a_client_started_before_its_server_waits_for_it() {
     let waiting = tokio::spawn(
         IncidentClient::builder(ws_url)
             .token(token)
-            .reconnect(ReconnectPolicy {
-                base_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(100),
-                max_attempts: None,
-            })
+            .reconnect(ReconnectPolicy::new(
+                Duration::from_millis(20),
+                Duration::from_millis(100),
+                None,
+            ))
             .wait_for_server(true)
             .connect(),
     );

@@ -22,11 +22,11 @@ async fn wait_state(
 async fn the_state_follows_a_server_restart_and_a_shutdown() {
     let server = server().await;
     let client = builder(&server)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(200),
-            max_attempts: None,
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+            None,
+        ))
         .connect()
         .await
         .unwrap();
@@ -81,11 +81,11 @@ async fn the_state_follows_a_server_restart_and_a_shutdown() {
 async fn a_client_that_gives_up_says_why_in_its_state() {
     let server = server().await;
     let client = builder(&server)
-        .reconnect(ReconnectPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-            max_attempts: Some(1),
-        })
+        .reconnect(ReconnectPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+            Some(1),
+        ))
         .connect()
         .await
         .unwrap();

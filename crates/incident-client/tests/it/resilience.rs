@@ -11,11 +11,11 @@ use incident_devserver::model::Severity as ServerSeverity;
 
 /// Reconnects within a test's patience.
 pub(crate) fn quick_reconnect() -> ReconnectPolicy {
-    ReconnectPolicy {
-        base_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(200),
-        max_attempts: Some(20),
-    }
+    ReconnectPolicy::new(
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+        Some(20),
+    )
 }
 
 #[tokio::test]
@@ -99,7 +99,7 @@ async fn streams_that_cannot_catch_up_report_a_gap_and_continue() {
     let mut updates = client.incident_updates(UpdateFilter::default()).unwrap();
     live(&updates).await;
     server.drop_all();
-    assert!(matches!(next(&mut updates).await, Err(Error::Gap)));
+    assert!(matches!(next(&mut updates).await, Err(Error::Gap(_))));
     live(&updates).await;
     let id = open(&server, "after the gap", ServerSeverity::P2);
     let update = next(&mut updates).await.unwrap();
@@ -159,7 +159,13 @@ async fn a_bad_token_is_a_typed_auth_error_after_one_refresh() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Error::AuthRejected { code: 4403, .. }),
+        matches!(
+            error,
+            Error::AuthRejected {
+                signal: incident_client::AuthSignal::CloseCode(4403),
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert_eq!(
@@ -232,7 +238,13 @@ async fn a_rejected_refresh_ends_streams_with_an_auth_error() {
         .unwrap()
         .unwrap_err();
     assert!(
-        matches!(error, Error::AuthRejected { code: 4403, .. }),
+        matches!(
+            error,
+            Error::AuthRejected {
+                signal: incident_client::AuthSignal::CloseCode(4403),
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(next_is_end(&mut new).await);
@@ -251,11 +263,11 @@ async fn next_is_end<T>(subscription: &mut incident_client::Subscription<T>) -> 
 #[tokio::test]
 async fn giving_up_after_the_policy_ends_streams_with_a_typed_error() {
     let server = server().await;
-    let policy = ReconnectPolicy {
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        max_attempts: Some(2),
-    };
+    let policy = ReconnectPolicy::new(
+        Duration::from_millis(10),
+        Duration::from_millis(20),
+        Some(2),
+    );
     let client = builder(&server).reconnect(policy).connect().await.unwrap();
     let mut new = client.new_incidents(None).unwrap();
     live(&new).await;
@@ -401,7 +413,7 @@ async fn messages_over_the_size_cap_drop_the_connection_and_leave_a_gap() {
         incident_client::IncidentType::Data,
     );
     client.submit_alert(&alert).await.unwrap();
-    assert!(matches!(next(&mut alerts).await, Err(Error::Gap)));
+    assert!(matches!(next(&mut alerts).await, Err(Error::Gap(_))));
     assert_eq!(client.stats().reconnects, 1);
 }
 

@@ -44,10 +44,7 @@ async fn incident_updates_filter_by_incident() {
     let client = client(&server).await;
     let watched = open(&server, "watched", ServerSeverity::P2);
     let other = open(&server, "other", ServerSeverity::P2);
-    let filter = UpdateFilter {
-        incident_ids: Some(vec![watched.parse().unwrap()]),
-        ..Default::default()
-    };
+    let filter = UpdateFilter::default().incidents([watched.parse().unwrap()]);
     let mut updates = client.incident_updates(filter).unwrap();
     live(&updates).await;
     server
