@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::backoff::ReconnectPolicy;
 use crate::client::{ClientInner, IncidentClient};
-use crate::config::{Config, InitPayload, Network, derive_http_url, origin_of};
+use crate::config::{Config, InitPayload, Network, Settings, derive_http_url, origin_of};
 use crate::connection::Supervisor;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
@@ -15,7 +15,6 @@ use crate::payloads::Payloads;
 use crate::proxy::{Proxies, ProxySetting};
 use crate::state::ConnectionState;
 use crate::stats::StatsInner;
-use crate::subscription::DEFAULT_BUFFER;
 use crate::tls::TlsSettings;
 use crate::token::{Token, TokenProvider, TokenSource};
 
@@ -27,23 +26,11 @@ pub struct IncidentClientBuilder {
     ws_url: String,
     http_url: Option<String>,
     token: Option<TokenProvider>,
-    reconnect: ReconnectPolicy,
-    keepalive_interval: Duration,
-    pong_timeout: Duration,
-    ack_timeout: Duration,
-    connect_timeout: Duration,
-    buffer: usize,
-    max_message_size: usize,
     tls: TlsSettings,
     proxy: ProxySetting,
     headers: Vec<(String, String)>,
-    init_payload: InitPayload,
-    wait_for_server: bool,
-    catch_up_overlap: Duration,
-    token_timeout: Duration,
-    rotate: bool,
-    lazy: bool,
-    lazy_close_timeout: Duration,
+    /// What the client keeps as given: the connection task reads it from its [`Config`].
+    settings: Settings,
 }
 
 /// The default `User-Agent` of the upgrade request and HTTP requests.
@@ -55,23 +42,10 @@ impl IncidentClientBuilder {
             ws_url: ws_url.into(),
             http_url: None,
             token: None,
-            reconnect: ReconnectPolicy::default(),
-            keepalive_interval: Duration::from_secs(15),
-            pong_timeout: Duration::from_secs(10),
-            ack_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
-            buffer: DEFAULT_BUFFER,
-            max_message_size: 8 << 20,
             tls: TlsSettings::default(),
             proxy: ProxySetting::default(),
             headers: Vec::new(),
-            init_payload: InitPayload(None),
-            wait_for_server: false,
-            catch_up_overlap: crate::delivery::DEFAULT_OVERLAP,
-            token_timeout: Duration::from_secs(10),
-            rotate: true,
-            lazy: false,
-            lazy_close_timeout: Duration::from_secs(1),
+            settings: Settings::default(),
         }
     }
 
@@ -105,7 +79,7 @@ impl IncidentClientBuilder {
     /// none sees an event twice. Off, an expired token closes the connection and the client
     /// reconnects with a fresh one (streams that cannot be caught up report [`Error::Gap`]).
     pub fn token_rotation(mut self, rotate: bool) -> Self {
-        self.rotate = rotate;
+        self.settings.rotate = rotate;
         self
     }
 
@@ -113,7 +87,7 @@ impl IncidentClientBuilder {
     /// HTTP request) fails with [`Error::TokenProvider`] and is retried like any failed attempt,
     /// so a hung secret store cannot stall reconnects. Default 10 s.
     pub fn token_timeout(mut self, timeout: Duration) -> Self {
-        self.token_timeout = timeout;
+        self.settings.token_timeout = timeout;
         self
     }
 
@@ -121,47 +95,47 @@ impl IncidentClientBuilder {
     /// how long the stream remembers what it delivered: a server may commit incidents out of
     /// `createdAt` order by up to this much and nothing is lost. Default 5 s.
     pub fn catch_up_overlap(mut self, overlap: Duration) -> Self {
-        self.catch_up_overlap = overlap;
+        self.settings.catch_up_overlap = overlap;
         self
     }
 
     /// How lost connections are retried. Default: [`ReconnectPolicy::default`] (200 ms doubling to
     /// 10 s, with jitter, 10 attempts).
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = policy;
+        self.settings.reconnect = policy;
         self
     }
 
     /// How often to ping the server, and how long to wait for its pong before treating the
     /// connection as dead and reconnecting. Default: every 15 s, 10 s timeout.
     pub fn keepalive(mut self, interval: Duration, pong_timeout: Duration) -> Self {
-        self.keepalive_interval = interval.max(Duration::from_millis(1));
-        self.pong_timeout = pong_timeout;
+        self.settings.keepalive_interval = interval.max(Duration::from_millis(1));
+        self.settings.pong_timeout = pong_timeout;
         self
     }
 
     /// How long to wait for `connection_ack`. Default 10 s.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
-        self.ack_timeout = timeout;
+        self.settings.ack_timeout = timeout;
         self
     }
 
     /// How long to wait for TCP, TLS and the WebSocket handshake. Default 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
     /// How many events each subscription buffers for a slow consumer before dropping the oldest.
     /// Default 1,024.
     pub fn subscription_buffer(mut self, events: usize) -> Self {
-        self.buffer = events.max(1);
+        self.settings.buffer = events.max(1);
         self
     }
 
     /// The largest message accepted from the server. Default 8 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
+        self.settings.max_message_size = bytes;
         self
     }
 
@@ -230,7 +204,7 @@ impl IncidentClientBuilder {
         mut self,
         payload: impl Fn(Option<&str>) -> serde_json::Value + Send + Sync + 'static,
     ) -> Self {
-        self.init_payload = InitPayload(Some(Arc::new(payload)));
+        self.settings.init_payload = InitPayload(Some(Arc::new(payload)));
         self
     }
 
@@ -239,7 +213,7 @@ impl IncidentClientBuilder {
     /// Rejected credentials and certificate problems still fail at once. Default: false, the
     /// first connection fails fast with a clear error.
     pub fn wait_for_server(mut self, wait: bool) -> Self {
-        self.wait_for_server = wait;
+        self.settings.wait_for_server = wait;
         self
     }
 
@@ -253,14 +227,14 @@ impl IncidentClientBuilder {
     /// subscription tries again. Default: false, `connect()` opens the connection and fails fast,
     /// as `incident watch` relies on.
     pub fn lazy(mut self, lazy: bool) -> Self {
-        self.lazy = lazy;
+        self.settings.lazy = lazy;
         self
     }
 
     /// How long a lazy client keeps its WebSocket open after the last subscription ended, so a
     /// quick resubscribe reuses it. Default 1 s.
     pub fn lazy_close_timeout(mut self, grace: Duration) -> Self {
-        self.lazy_close_timeout = grace;
+        self.settings.lazy_close_timeout = grace;
         self
     }
 
@@ -312,31 +286,20 @@ impl IncidentClientBuilder {
         });
         let token = self
             .token
-            .map(|provider| TokenSource::new(provider, self.token_timeout));
+            .map(|provider| TokenSource::new(provider, self.settings.token_timeout));
         let http = HttpClient::new(
             http_url.clone(),
             &origin_of(&http_url),
             token.clone(),
-            self.connect_timeout,
+            self.settings.connect_timeout,
             network.clone(),
         );
         let config = Arc::new(Config {
             ws_url,
             http_url,
             token,
-            reconnect: self.reconnect,
-            keepalive_interval: self.keepalive_interval,
-            pong_timeout: self.pong_timeout,
-            ack_timeout: self.ack_timeout,
-            connect_timeout: self.connect_timeout,
-            buffer: self.buffer,
-            max_message_size: self.max_message_size,
             network,
-            init_payload: self.init_payload,
-            wait_for_server: self.wait_for_server,
-            catch_up_overlap: self.catch_up_overlap,
-            rotate: self.rotate,
-            lazy: self.lazy.then_some(self.lazy_close_timeout),
+            settings: self.settings,
         });
         let stats = Arc::new(StatsInner::default());
         let (commands, receiver) = mpsc::unbounded_channel();

@@ -188,7 +188,7 @@ impl IncidentClient {
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
         let buffer = Arc::new(Buffer::new(
-            self.inner.config.buffer,
+            self.inner.config.settings.buffer,
             self.inner.stats.clone(),
             self.inner.stream_metrics.get(stream),
         ));
@@ -208,10 +208,10 @@ impl IncidentClient {
         let (catchup, delivered) = match (spec, caught_up.flatten()) {
             (Some(spec), start) => {
                 let mut settings = crate::delivery::Settings::new(
-                    self.inner.config.buffer,
+                    self.inner.config.settings.buffer,
                     spec.severities.clone(),
                 );
-                settings.overlap = self.inner.config.catch_up_overlap;
+                settings.overlap = self.inner.config.settings.catch_up_overlap;
                 let (delivery, checkpoint) = match start {
                     Some(checkpoint) => (
                         crate::delivery::Delivery::resumed(settings, &checkpoint),
@@ -225,7 +225,7 @@ impl IncidentClient {
                     ),
                 };
                 let progress = crate::checkpoint::Progress::new(checkpoint)
-                    .with_overlap(self.inner.config.catch_up_overlap);
+                    .with_overlap(self.inner.config.settings.catch_up_overlap);
                 let delivered = Delivered {
                     checkpoint: progress,
                     item: std::marker::PhantomData,

@@ -47,12 +47,21 @@ impl std::fmt::Debug for InitPayload {
     }
 }
 
-/// Everything the client was configured with.
+/// Everything the client was configured with: the settings as the builder took them, and what
+/// `connect()` derived from the rest (validated URLs, the token source, the network).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) ws_url: String,
     pub(crate) http_url: String,
     pub(crate) token: Option<TokenSource>,
+    pub(crate) network: Arc<Network>,
+    pub(crate) settings: Settings,
+}
+
+/// The builder's settings, kept as given (the builder wraps one, and `connect()` moves it into
+/// the [`Config`]); the defaults are the builder's.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) keepalive_interval: Duration,
     pub(crate) pong_timeout: Duration,
@@ -60,17 +69,49 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) buffer: usize,
     pub(crate) max_message_size: usize,
-    pub(crate) network: Arc<Network>,
     pub(crate) init_payload: InitPayload,
     /// Retry the first connection under the reconnect policy instead of failing.
     pub(crate) wait_for_server: bool,
     /// How much of the listing before its watermark a catch-up reads again.
     pub(crate) catch_up_overlap: Duration,
+    /// How long a token provider may take.
+    pub(crate) token_timeout: Duration,
     /// Replace the connection before its token expires.
     pub(crate) rotate: bool,
-    /// Lazy: the WebSocket opens with the first subscription and closes this long after the
-    /// last one ends. `None`: eager, opened by `connect()` and kept up.
-    pub(crate) lazy: Option<Duration>,
+    /// Lazy: the WebSocket opens with the first subscription and closes `lazy_close_timeout`
+    /// after the last one ends. Otherwise eager: opened by `connect()` and kept up.
+    pub(crate) lazy: bool,
+    pub(crate) lazy_close_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            reconnect: ReconnectPolicy::default(),
+            keepalive_interval: Duration::from_secs(15),
+            pong_timeout: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            buffer: crate::subscription::DEFAULT_BUFFER,
+            max_message_size: 8 << 20,
+            init_payload: InitPayload(None),
+            wait_for_server: false,
+            catch_up_overlap: crate::delivery::DEFAULT_OVERLAP,
+            token_timeout: Duration::from_secs(10),
+            rotate: true,
+            lazy: false,
+            lazy_close_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Config {
+    /// The grace period before a lazy client closes an unused WebSocket; `None` when eager.
+    pub(crate) fn lazy(&self) -> Option<Duration> {
+        self.settings
+            .lazy
+            .then_some(self.settings.lazy_close_timeout)
+    }
 }
 
 /// `ws://host:port/graphql/ws` to `http://host:port/graphql` (and `wss` to `https`).

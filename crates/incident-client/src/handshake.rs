@@ -47,8 +47,8 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
         HeaderValue::from_static(protocol::SUBPROTOCOL),
     );
     let mut ws_config = WebSocketConfig::default();
-    ws_config.max_message_size = Some(config.max_message_size);
-    ws_config.max_frame_size = Some(config.max_message_size);
+    ws_config.max_message_size = Some(config.settings.max_message_size);
+    ws_config.max_frame_size = Some(config.settings.max_message_size);
     // tungstenite's 128 KiB read and write buffers per connection are sized for bulk transfer;
     // incident events are a few KB, and every frame is flushed as it is sent.
     ws_config.read_buffer_size = 16 * 1024;
@@ -80,12 +80,12 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
             .await
             .map_err(|e| failed(tls::classify(e)))
     };
-    let (mut socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
+    let (mut socket, response) = tokio::time::timeout(config.settings.connect_timeout, connecting)
         .await
         .map_err(|_| {
             failed(message(format!(
                 "no WebSocket handshake within {:?}",
-                config.connect_timeout
+                config.settings.connect_timeout
             )))
         })??;
     // The server's clock, to the second (rounded down): where a new stream starts.
@@ -107,6 +107,7 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
     }
     let init = protocol::connection_init(
         config
+            .settings
             .init_payload
             .build(token.as_ref().map(|t| t.expose())),
     );
@@ -127,9 +128,9 @@ pub(crate) async fn establish(config: Arc<Config>) -> Result<Link> {
             }
         }
     };
-    tokio::time::timeout(config.ack_timeout, waiting)
+    tokio::time::timeout(config.settings.ack_timeout, waiting)
         .await
-        .map_err(|_| Error::AckTimeout(config.ack_timeout))??;
+        .map_err(|_| Error::AckTimeout(config.settings.ack_timeout))??;
     info!(ack_latency = ?started.elapsed(), "connected");
     Ok(Link::new(socket, url, server_date, token.as_ref()))
 }

@@ -160,7 +160,7 @@ impl Supervisor {
     /// how the first connection went.
     pub(crate) async fn run(mut self, ready: oneshot::Sender<Result<()>>) {
         let mut ready = Some(ready);
-        let lazy = self.config.lazy.is_some();
+        let lazy = self.config.lazy().is_some();
         if lazy && let Some(ready) = ready.take() {
             // Nothing to connect for yet: the first subscription opens the WebSocket.
             let _ = ready.send(Ok(()));
@@ -217,7 +217,7 @@ impl Supervisor {
             let hopeless =
                 matches!(error, Error::AuthRejected { .. }) || error.is_certificate_problem();
             if let Some(pending) = ready.take() {
-                if hopeless || !self.config.wait_for_server {
+                if hopeless || !self.config.settings.wait_for_server {
                     // The first connection failed: `connect()` reports it and nothing retries.
                     self.closed(Some(error.clone()));
                     let _ = pending.send(Err(error));
@@ -243,7 +243,7 @@ impl Supervisor {
                 return;
             }
             failures += 1;
-            if !self.config.reconnect.allows(failures) {
+            if !self.config.settings.reconnect.allows(failures) {
                 warn!(attempts = failures - 1, %error, "giving up reconnecting");
                 let exhausted = Error::RetriesExhausted {
                     attempts: failures - 1,
@@ -266,7 +266,7 @@ impl Supervisor {
             if ready.is_some() {
                 warn!(attempt = failures, %error, "the server is not reachable yet; waiting for it");
             }
-            let delay = self.config.reconnect.delay(failures);
+            let delay = self.config.settings.reconnect.delay(failures);
             info!(attempt = failures, ?delay, %error, "connection lost; reconnecting after backoff");
             self.set_state(ConnectionState::Reconnecting {
                 attempt: failures,

@@ -28,7 +28,7 @@ impl Supervisor {
         self.last_subscribed = None;
         let link = &mut link;
         let healthy = |link: &Link, config: &Config| {
-            link.delivered || link.since.elapsed() >= config.reconnect.max_delay
+            link.delivered || link.since.elapsed() >= config.settings.reconnect.max_delay
         };
         if let Err(error) = self.resubscribe(link, reconnected).await {
             self.lost_at = link.last_heard_at();
@@ -37,13 +37,13 @@ impl Supervisor {
                 error,
             };
         }
-        let interval = self.config.keepalive_interval;
+        let interval = self.config.settings.keepalive_interval;
         let mut keepalive =
             tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let pong_timeout = self.config.pong_timeout;
+        let pong_timeout = self.config.settings.pong_timeout;
         let fixed = self.config.token.as_ref().is_some_and(|t| t.is_fixed());
-        let mut rotation = Rotation::new(link, self.config.rotate && !fixed);
+        let mut rotation = Rotation::new(link, self.config.settings.rotate && !fixed);
         let mut opening: Option<rotation::Opening> = None;
         self.next_outbox = None;
         // A lazy client closes this long after its last subscription ended.
@@ -71,7 +71,7 @@ impl Supervisor {
             }
             self.flush_next(&mut rotation).await;
             rotation.settle();
-            idle_at = match self.config.lazy {
+            idle_at = match self.config.lazy() {
                 Some(grace) if self.table.is_empty() && !rotation.rotating() => {
                     Some(idle_at.unwrap_or_else(|| tokio::time::Instant::now() + grace))
                 }
