@@ -125,11 +125,11 @@ fn root_types(post: &mut Post<'_>) -> std::result::Result<Roots, String> {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let roots = Roots {
-        query: name("queryType"),
-        mutation: name("mutationType"),
-        subscription: name("subscriptionType"),
-    };
+    let roots = Roots::new(
+        name("queryType"),
+        name("mutationType"),
+        name("subscriptionType"),
+    );
     match roots.query {
         Some(_) => Ok(roots),
         None => Err(format!("the answer names no query root: {answer}")),

@@ -10,7 +10,12 @@ use cynic_parser::type_system::{self as ast, Definition, TypeDefinition};
 use crate::{Error, Result};
 
 /// A whole type system: root operation types, named types and directive definitions.
+///
+/// The model's structs are read (and changed) through their fields and made by
+/// [`Schema::parse`]; they are `#[non_exhaustive]`, so a field added later is not a breaking
+/// change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Schema {
     /// The names of the root operation types.
     pub roots: Roots,
@@ -22,6 +27,7 @@ pub struct Schema {
 
 /// The root operation types of a schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Roots {
     /// The query root type.
     pub query: Option<String>,
@@ -33,6 +39,7 @@ pub struct Roots {
 
 /// A named type.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TypeDef {
     /// The type's name.
     pub name: String,
@@ -80,6 +87,7 @@ pub enum TypeKind {
 
 /// A field of an object or interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Field {
     /// The field's name.
     pub name: String,
@@ -95,6 +103,7 @@ pub struct Field {
 
 /// An argument or an input object field.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InputValue {
     /// Its name.
     pub name: String,
@@ -110,6 +119,7 @@ pub struct InputValue {
 
 /// A value of an enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnumValue {
     /// The value as written in GraphQL.
     pub name: String,
@@ -162,6 +172,21 @@ impl fmt::Display for TypeRef {
 /// Directives every GraphQL schema has, which [`Schema::parse`] leaves out.
 pub const BUILT_IN_DIRECTIVES: [&str; 5] =
     ["skip", "include", "deprecated", "specifiedBy", "oneOf"];
+
+impl Roots {
+    /// The root operation types by name (`None` for a schema without that operation).
+    pub fn new(
+        query: Option<String>,
+        mutation: Option<String>,
+        subscription: Option<String>,
+    ) -> Self {
+        Self {
+            query,
+            mutation,
+            subscription,
+        }
+    }
+}
 
 impl Schema {
     /// Reads SDL. Definitions of the specification's built-in directives are left out. Type extensions are merged into their types; a type defined twice is an error.
