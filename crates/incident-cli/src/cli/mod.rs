@@ -2,7 +2,7 @@
 //! pages all come from.
 //!
 //! One file per concept: the connection settings every command shares ([`global`]), the
-//! `INCIDENT_*` names' aliases ([`env`]), `watch` and `demo` ([`watch`]), `relay` ([`relay`]),
+//! `INCIDENT_*` names' aliases ([`mod@env`]), `watch` and `demo` ([`watch`]), `relay` ([`relay`]),
 //! `alert` and `incidents` ([`incidents`]), `schema` and `codegen` ([`schema`]), `serve` and
 //! `token` ([`devserver`]).
 
