@@ -4,7 +4,9 @@
 //! (debug build, small sizes, for CI: it checks the harness runs, not the numbers). It prints a
 //! Markdown table; `docs/benchmarks.md` records one run with the machine described.
 
+mod gws;
 mod measure;
+mod paced;
 mod readers;
 mod report;
 mod sender;
@@ -31,6 +33,10 @@ pub struct Sizes {
     pub restarts: usize,
     pub fanout_subscribers: usize,
     pub fanout_events: usize,
+    /// Events per server-paced run at `latency_rate`, and per one-frame-per-write run.
+    pub paced_events: usize,
+    pub paced_write_events: usize,
+    pub paced_rounds: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -44,6 +50,9 @@ const FULL: Sizes = Sizes {
     restarts: 5,
     fanout_subscribers: 1000,
     fanout_events: 200,
+    paced_events: 3_000,
+    paced_write_events: 8_000,
+    paced_rounds: 5,
 };
 
 const QUICK: Sizes = Sizes {
@@ -57,13 +66,23 @@ const QUICK: Sizes = Sizes {
     restarts: 1,
     fanout_subscribers: 50,
     fanout_events: 10,
+    paced_events: 100,
+    paced_write_events: 200,
+    paced_rounds: 1,
 };
 
 /// The measurements a run makes: all of them, or those named by `--only a,b`.
 struct Only(Option<Vec<String>>);
 
 impl Only {
-    const NAMES: [&'static str; 5] = ["throughput", "latency", "memory", "reconnect", "fanout"];
+    const NAMES: [&'static str; 6] = [
+        "throughput",
+        "paced",
+        "latency",
+        "memory",
+        "reconnect",
+        "fanout",
+    ];
 
     fn from_args(args: &[String]) -> Result<Only> {
         let Some(position) = args.iter().position(|a| a == "--only") else {
@@ -126,6 +145,21 @@ async fn run(args: Vec<String>) -> Result<()> {
         println!("{} {} {}", run.events, run.wall_s, run.cpu_s);
         return Ok(());
     }
+    if let [mode, reader, addr, rate, count, ..] = args.as_slice()
+        && mode == "--paced"
+    {
+        // One server-paced reader in a process of its own.
+        let (reader, sender) = (readers::Reader::parse(reader)?, measure::Sender::at(addr));
+        let (rate, count): (f64, usize) = (rate.parse()?, count.parse()?);
+        let (run, samples) =
+            spawned(async move { paced::paced(reader, &sender, rate, count).await }).await?;
+        let (p50, p99) = (
+            paced::quantile(&samples, 0.5),
+            paced::quantile(&samples, 0.99),
+        );
+        println!("{} {} {} {p50} {p99}", run.events, run.wall_s, run.cpu_s);
+        return Ok(());
+    }
     if let [mode, reader, addr, ..] = args.as_slice()
         && mode == "--idle-rss"
     {
@@ -171,6 +205,41 @@ async fn run(args: Vec<String>) -> Result<()> {
                 }
             }
             report.throughput(runtime, &runs);
+        }
+    }
+
+    if only.runs("paced") {
+        eprintln!("paced...");
+        // Each wake carries one event: at the latency rate, and one frame per write as fast as
+        // the sender writes. Fresh processes, both runtimes, readers alternating round by round.
+        for (regime, rate, events) in [
+            (
+                format!("{:.0} events/s", sizes.latency_rate),
+                sizes.latency_rate,
+                sizes.paced_events,
+            ),
+            (
+                "one frame per write".to_owned(),
+                0.0,
+                sizes.paced_write_events,
+            ),
+        ] {
+            for (runtime, current_thread) in [("current-thread", true), ("multi-thread", false)] {
+                let mut runs: Vec<(readers::Reader, Vec<paced::PacedRun>)> = readers::Reader::ALL
+                    .into_iter()
+                    .map(|reader| (reader, Vec::new()))
+                    .collect();
+                for _ in 0..sizes.paced_rounds {
+                    for (reader, rounds) in &mut runs {
+                        rounds.push(
+                            sender
+                                .paced_process(*reader, current_thread, rate, events)
+                                .await?,
+                        );
+                    }
+                }
+                report.paced(&regime, runtime, &runs);
+            }
         }
     }
 

@@ -26,10 +26,18 @@ pub enum Reader {
     Untyped,
     /// The SDK: `IncidentClient::new_incidents`, decoded into `IncidentFields`.
     Sdk,
+    /// graphql-ws-client 0.13's `Client`, decoded into the same `IncidentFields`.
+    GraphqlWs,
 }
 
 impl Reader {
-    pub const ALL: [Reader; 4] = [Reader::Frames, Reader::Typed, Reader::Untyped, Reader::Sdk];
+    pub const ALL: [Reader; 5] = [
+        Reader::Frames,
+        Reader::Typed,
+        Reader::Untyped,
+        Reader::Sdk,
+        Reader::GraphqlWs,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +45,7 @@ impl Reader {
             Reader::Typed => "typed",
             Reader::Untyped => "untyped",
             Reader::Sdk => "sdk",
+            Reader::GraphqlWs => "graphql-ws-client",
         }
     }
 
@@ -48,6 +57,7 @@ impl Reader {
             }
             Reader::Untyped => "untyped reader (tokio-tungstenite + serde_json::Value)",
             Reader::Sdk => "the SDK: `new_incidents()` decoded into `IncidentFields`",
+            Reader::GraphqlWs => "graphql-ws-client 0.13 (its `Client`, the same fields)",
         }
     }
 
@@ -132,6 +142,15 @@ pub async fn flood(reader: Reader, sender: &Sender, events: usize) -> Result<Run
             client.shutdown().await;
             measured
         }
+        Reader::GraphqlWs => {
+            let mut stream = crate::gws::subscribe(sender, &path).await?;
+            let (started, cpu) = (Instant::now(), cpu_time::ProcessTime::now());
+            let mut received = 0;
+            while let Some(item) = stream.next().await {
+                received += usize::from(!crate::gws::incident(item)?.title.is_empty());
+            }
+            (received, started, cpu)
+        }
         _ => {
             let mut socket = raw_subscription(sender, &path).await?;
             let (started, cpu) = (Instant::now(), cpu_time::ProcessTime::now());
@@ -172,7 +191,7 @@ async fn read_raw(reader: Reader, socket: &mut RawSocket) -> Result<usize> {
                 value["type"] == "next"
                     && value["payload"]["data"]["newIncidents"]["id"].is_string()
             }
-            Reader::Sdk => unreachable!("the SDK reads through the client"),
+            Reader::Sdk | Reader::GraphqlWs => unreachable!("these read through their clients"),
         };
         if !event {
             break;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::measure::{Memory, Rate};
+use crate::paced::PacedRun;
 use crate::readers::{Reader, Run};
 
 /// The results, as a Markdown table with goals.
@@ -11,6 +12,8 @@ pub struct Report {
     rows: Vec<[String; 4]>,
     /// The throughput readers' table.
     readers: Vec<[String; 6]>,
+    /// The server-paced readers' table.
+    paced: Vec<[String; 7]>,
 }
 
 impl Report {
@@ -65,6 +68,77 @@ impl Report {
                 format!("{ratio:.2}x"),
                 &format!("<= {goal}x"),
                 verdict(ratio <= goal),
+            );
+        }
+    }
+
+    /// The server-paced readers on one runtime and regime: CPU per event and p50/p99 latency
+    /// (median and range of the rounds), CPU against the typed reader's; then the goal rows.
+    pub fn paced(&mut self, regime: &str, runtime: &str, runs: &[(Reader, Vec<PacedRun>)]) {
+        let spread = |values: Vec<f64>| {
+            let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = values.iter().copied().fold(0.0, f64::max);
+            (median(values), low, high)
+        };
+        let cpu =
+            |rounds: &[PacedRun]| spread(rounds.iter().map(|r| r.run.cpu_per_event_us()).collect());
+        let p50 = |rounds: &[PacedRun]| spread(rounds.iter().map(|r| r.p50).collect());
+        let p99 = |rounds: &[PacedRun]| spread(rounds.iter().map(|r| r.p99).collect());
+        let of = |wanted: Reader| {
+            runs.iter()
+                .find(|(reader, _)| *reader == wanted)
+                .map(|(_, r)| r.as_slice())
+        };
+        let typed_cpu = of(Reader::Typed).map(|r| cpu(r).0).unwrap_or(f64::NAN);
+        for (reader, rounds) in runs {
+            let (c, cl, ch) = cpu(rounds);
+            let (l, ll, lh) = p50(rounds);
+            let (n, nl, nh) = p99(rounds);
+            self.paced.push([
+                regime.to_owned(),
+                runtime.to_owned(),
+                reader.describe().to_owned(),
+                format!("{c:.2} us ({cl:.2} to {ch:.2})"),
+                if *reader == Reader::Frames {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}x", c / typed_cpu)
+                },
+                format!("{l:.0} us ({ll:.0} to {lh:.0})"),
+                format!("{n:.0} us ({nl:.0} to {nh:.0})"),
+            ]);
+        }
+        let (Some(sdk), Some(typed), Some(gws)) =
+            (of(Reader::Sdk), of(Reader::Typed), of(Reader::GraphqlWs))
+        else {
+            return;
+        };
+        let ratio = cpu(sdk).0 / typed_cpu;
+        self.row(
+            format!("server-paced ({regime}), {runtime}: SDK CPU per event vs the typed reader (median of {} rounds)", sdk.len()),
+            format!("{ratio:.2}x"),
+            "<= 1.1x",
+            verdict(ratio <= 1.1),
+        );
+        let (sdk_cpu, gws_cpu) = (cpu(sdk).0, cpu(gws).0);
+        self.row(
+            format!("server-paced ({regime}), {runtime}: SDK CPU per event vs graphql-ws-client's"),
+            format!("{sdk_cpu:.2} us vs {gws_cpu:.2} us"),
+            "below",
+            verdict(sdk_cpu < gws_cpu),
+        );
+        if regime != "one frame per write" {
+            // Latency: every round, not only the median.
+            let worst = sdk
+                .iter()
+                .zip(typed)
+                .map(|(s, t)| s.p50 / t.p50)
+                .fold(0.0, f64::max);
+            self.row(
+                format!("server-paced ({regime}), {runtime}: SDK p50 latency vs the typed reader's, worst round of {}", sdk.len()),
+                format!("{worst:.2}x"),
+                "<= 1.1x in every round",
+                verdict(worst <= 1.1),
             );
         }
     }
@@ -248,6 +322,13 @@ impl Report {
         if !self.readers.is_empty() {
             out.push_str("| runtime | reader | CPU per event (median, range) | vs typed reader | events/s | wall |\n|---|---|---|---|---|---|\n");
             for row in &self.readers {
+                out.push_str(&format!("| {} |\n", row.join(" | ")));
+            }
+            out.push('\n');
+        }
+        if !self.paced.is_empty() {
+            out.push_str("| server-paced regime | runtime | reader | CPU per event (median, range) | vs typed reader | p50 latency | p99 latency |\n|---|---|---|---|---|---|---|\n");
+            for row in &self.paced {
                 out.push_str(&format!("| {} |\n", row.join(" | ")));
             }
             out.push('\n');

@@ -3,7 +3,8 @@
 //! It runs in its own process (`incident-bench --sender`), acknowledges `connection_init`, and
 //! answers each `subscribe` according to the mode in the connection's URL path:
 //! - `/flood/N`: N pre-encoded `next` frames, written as fast as the socket takes them, then `complete`;
-//! - `/rate/R/N`: N frames at R a second, each carrying its send time (Unix nanoseconds) in the title;
+//! - `/rate/R/N`: N frames at R a second (R = 0: one frame per write, as fast as the socket takes
+//!   them), each carrying its send time (Unix nanoseconds) in the title;
 //! - `/idle`: nothing (for memory measurements).
 
 use std::sync::Arc;
@@ -156,10 +157,19 @@ async fn stream_frames(
                     (frame, at)
                 })
                 .collect();
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            // Rate 0: one frame per write, as fast as the socket takes them.
+            let mut tick = (rate > 0.0).then(|| {
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                tick
+            });
             for n in 0..count {
-                tick.tick().await;
+                match tick.as_mut() {
+                    Some(tick) => {
+                        tick.tick().await;
+                    }
+                    None => tokio::task::yield_now().await,
+                }
                 let (template, at) = &templates[n % templates.len()];
                 let mut frame = template.clone();
                 let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();

@@ -45,6 +45,10 @@ impl CheckpointFile {
     /// (exit 1) naming the file; a lock file that cannot be created is a usage error (exit 2),
     /// as an unreadable checkpoint is.
     pub fn lock(path: &Path) -> Result<CheckpointFile> {
+        // Through a symlink or another spelling of the same folder, two watchers must still
+        // meet at one lock file: the lock is taken next to the file the path resolves to.
+        let resolved = resolve(path);
+        let path = resolved.as_path();
         let lock_path = sibling(path, ".lock");
         let lock = File::options()
             .read(true)
@@ -138,6 +142,23 @@ fn write_synced(path: &Path, checkpoint: &Checkpoint) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.sync_all()
         .with_context(|| format!("flushing {}", path.display()))
+}
+
+/// `path` with its symlinks and relative parts resolved: the file itself when it exists (a
+/// symlink to a checkpoint resolves to the checkpoint), else its folder joined with its name.
+/// Unresolvable paths are kept as given (opening them reports the problem).
+fn resolve(path: &Path) -> PathBuf {
+    if let Ok(resolved) = std::fs::canonicalize(path) {
+        return resolved;
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), path.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => path.to_owned(),
+    }
 }
 
 /// `path` with `suffix` added to its file name: `FILE.lock`, `FILE.<pid>.<n>.tmp`.

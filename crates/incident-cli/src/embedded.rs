@@ -42,7 +42,7 @@ pub async fn demo(_global: &Global, args: DemoArgs) -> Result<()> {
             limit: args.output.limit,
         },
     };
-    let streams = subscribe(&client, &watch.kinds, &watch, None, None)?;
+    let streams = subscribe(&client, &watch.kinds, &watch, None, None).await?;
     stream_until_done(&client, streams, &args.output, None).await?;
     server.shutdown().await;
     Ok(())

@@ -2,7 +2,7 @@
 //! with `--checkpoint` record progress after each. (`incident demo` runs the same loop against
 //! an embedded server.)
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use incident_client::{
     Checkpoint, ConnectionState, Error, IncidentClient, Subscription, UpdateFilter, Uuid,
@@ -78,7 +78,7 @@ pub async fn run(global: &Global, args: WatchArgs) -> Result<()> {
             "metrics: http://{bound}/metrics and http://{bound}/healthz"
         ));
     }
-    let streams = subscribe(&client, &kinds, &args, resume, checkpoint.as_mut())?;
+    let streams = subscribe(&client, &kinds, &args, resume, checkpoint.as_mut()).await?;
     stream_until_done(&client, streams, &args.output, checkpoint.as_mut()).await?;
     #[cfg(feature = "devserver")]
     if let Some(server) = server {
@@ -133,7 +133,7 @@ fn stream_name(kind: StreamKind) -> &'static str {
 
 /// Subscribes to every kind; `resume` starts `new` or `critical` from a saved checkpoint, and
 /// `checkpoint` records where each starts.
-pub(crate) fn subscribe(
+pub(crate) async fn subscribe(
     client: &IncidentClient,
     kinds: &[StreamKind],
     args: &WatchArgs,
@@ -155,12 +155,20 @@ pub(crate) fn subscribe(
             StreamKind::Critical | StreamKind::New => {
                 let stream = Resumable::of(kind).expect("new and critical resume");
                 let subscription = stream.open(client, severities.clone(), resume.clone())?;
-                if let (Some(file), Some(start)) =
-                    (checkpoint.as_deref_mut(), subscription.checkpoint())
-                {
-                    // Recorded before anything is printed, so a crash right away still resumes
-                    // from here rather than from the next start's "now".
-                    file.save(&start)?;
+                if let Some(file) = checkpoint.as_deref_mut() {
+                    // A fresh stream's start is the server's clock at its confirmation: wait for
+                    // it, and record it before anything is printed, so a crash (even hours later,
+                    // with nothing printed) resumes from here rather than from the next start's
+                    // "now". A resumed stream knows its start already.
+                    if subscription.checkpoint().is_none() {
+                        subscription
+                            .ready()
+                            .await
+                            .with_context(|| format!("the {} stream ended", stream.name()))?;
+                    }
+                    if let Some(start) = subscription.checkpoint() {
+                        file.save(&start)?;
+                    }
                 }
                 let name = stream.name();
                 tracked(subscription)

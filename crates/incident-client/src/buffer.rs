@@ -139,10 +139,27 @@ impl Buffer {
         self.metrics.gap();
         {
             let mut state = self.lock();
-            // A notice right after another is the same notice, covering both windows.
-            if let Some(Err(Error::Gap(last))) = state.items.back_mut() {
-                *last = last.union(window);
-                state.last_gap = Some(Box::new(*last));
+            // A notice right after another is the same notice, covering both windows; so is
+            // any queued notice once the queue is full (a stalled consumer and many reconnects
+            // must not grow it past its bound: the union window is the conservative answer).
+            let merge_into = if state.items.len() >= self.capacity {
+                state
+                    .items
+                    .iter()
+                    .rposition(|item| matches!(item, Err(Error::Gap(_))))
+            } else {
+                state
+                    .items
+                    .back()
+                    .filter(|item| matches!(item, Err(Error::Gap(_))))
+                    .map(|_| state.items.len() - 1)
+            };
+            if let Some(at) = merge_into
+                && let Some(Err(Error::Gap(queued))) = state.items.get_mut(at)
+            {
+                *queued = queued.union(window);
+                let merged = *queued;
+                state.last_gap = Some(Box::new(merged));
                 return;
             }
             state.last_gap = Some(Box::new(window));

@@ -221,10 +221,11 @@ impl IncidentClientBuilder {
     /// [`connect`](Self::connect) then validates the settings and returns without connecting;
     /// queries, mutations and REST alerts (HTTP) never open the WebSocket; the first
     /// subscription opens it, and it closes (with 1000) [`lazy_close_timeout`](Self::lazy_close_timeout)
-    /// after the last subscription ends. A connection that cannot be opened (refused, rejected
-    /// credentials, retries exhausted) ends the subscriptions waiting for it with that error
-    /// (their [`Subscription::ready`](crate::Subscription::ready) returns it) and the next
-    /// subscription tries again. Default: false, `connect()` opens the connection and fails fast,
+    /// after the last subscription ends. A connection that cannot be opened is retried under the
+    /// reconnect policy; rejected credentials, a certificate problem or an exhausted policy end
+    /// the subscriptions waiting for it with that error (their
+    /// [`Subscription::ready`](crate::Subscription::ready) returns it), and the next subscription
+    /// tries again after a backoff (the failures count until a healthy connection). Default: false, `connect()` opens the connection and fails fast,
     /// as `incident watch` relies on.
     pub fn lazy(mut self, lazy: bool) -> Self {
         self.settings.lazy = lazy;
@@ -232,7 +233,7 @@ impl IncidentClientBuilder {
     }
 
     /// How long a lazy client keeps its WebSocket open after the last subscription ended, so a
-    /// quick resubscribe reuses it. Default 1 s.
+    /// quick resubscribe reuses it. Default 1 s; `Duration::MAX` never closes it.
     pub fn lazy_close_timeout(mut self, grace: Duration) -> Self {
         self.settings.lazy_close_timeout = grace;
         self
@@ -260,6 +261,24 @@ impl IncidentClientBuilder {
                 url: ws_url,
                 reason: "the URL has no host",
             });
+        }
+        match crate::transport::host_and_port(&ws_url) {
+            None => {
+                return Err(Error::InvalidUrl {
+                    url: ws_url,
+                    reason: "the URL has no usable host and port",
+                });
+            }
+            // A name TLS cannot check a certificate against fails here, not on every attempt.
+            Some((host, _, true))
+                if rustls::pki_types::ServerName::try_from(host.as_str()).is_err() =>
+            {
+                return Err(Error::InvalidUrl {
+                    url: ws_url,
+                    reason: "the host is not a name or address TLS can check a certificate for",
+                });
+            }
+            Some(_) => {}
         }
         let http_url = match self.http_url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => url,
@@ -368,5 +387,14 @@ mod tests {
         assert_eq!(map["user-agent"], "pager/2");
         let error = headers(vec![("bad name".into(), "x".into())]).unwrap_err();
         assert!(matches!(error, Error::InvalidSetting { .. }), "{error}");
+    }
+
+    /// A host TLS cannot check a certificate for fails at `connect()`, not on every attempt.
+    #[tokio::test]
+    async fn a_host_tls_cannot_name_is_an_invalid_url() {
+        for url in ["wss://a..b/graphql/ws", "wss://exa mple.com/graphql/ws"] {
+            let error = IncidentClientBuilder::new(url).connect().await.unwrap_err();
+            assert!(matches!(error, Error::InvalidUrl { .. }), "{url}: {error}");
+        }
     }
 }

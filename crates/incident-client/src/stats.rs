@@ -67,6 +67,7 @@ impl StatsInner {
             // Both count the attempts that failed so far.
             ConnectionState::Connecting { attempt } => {
                 self.failed_attempts.store(*attempt, Ordering::Relaxed);
+                self.connected_since.store(0, Ordering::Relaxed);
             }
             ConnectionState::Reconnecting { attempt, .. } => {
                 self.failed_attempts.store(*attempt, Ordering::Relaxed);

@@ -280,10 +280,21 @@ mod tests {
         )
     }
 
+    fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(seconds, 0).unwrap()
+    }
+
     fn window() -> GapWindow {
         GapWindow {
-            from: chrono::Utc::now(),
-            until: chrono::Utc::now(),
+            from: at(1_000),
+            until: at(2_000),
+        }
+    }
+
+    fn later_window() -> GapWindow {
+        GapWindow {
+            from: at(3_000),
+            until: at(4_000),
         }
     }
 
@@ -356,7 +367,8 @@ mod tests {
         buffer.push_gap(window());
         buffer.push_gap(window());
         push(&buffer, 1);
-        buffer.push_gap(window());
+        // The buffer is full (a gap and 1): this gap joins the queued one instead of growing it.
+        buffer.push_gap(later_window());
         push(&buffer, 2);
         push(&buffer, 3);
         // Full of notices and events: the events go first, and only they count as dropped.
@@ -366,9 +378,35 @@ mod tests {
             sub.next().await,
             Some(Err(Error::Lagged { dropped: 2 }))
         ));
-        assert!(matches!(sub.next().await, Some(Err(Error::Gap(_)))));
-        assert!(matches!(sub.next().await, Some(Err(Error::Gap(_)))));
+        // One notice, covering both windows.
+        match sub.next().await {
+            Some(Err(Error::Gap(covered))) => {
+                assert_eq!(covered, window().union(later_window()));
+                assert_eq!(sub.last_gap(), Some(covered));
+            }
+            other => panic!("expected the gap, got {other:?}"),
+        }
         assert_eq!(sub.next().await.unwrap().unwrap(), 3);
+    }
+
+    /// A stalled consumer and many reconnects: the queue stays at its capacity.
+    #[tokio::test]
+    async fn gap_notices_never_grow_a_full_queue() {
+        let (mut sub, buffer, _rx) = subscription(3);
+        for n in 0..100 {
+            push(&buffer, n);
+            buffer.push_gap(window());
+        }
+        assert!(buffer.depth() <= 3, "{}", buffer.depth());
+        // The lag notice first, then the queue: one gap covering every window, and events.
+        assert!(matches!(sub.next().await, Some(Err(Error::Lagged { .. }))));
+        let mut gaps = 0;
+        for _ in 0..buffer.depth() {
+            if let Some(Err(Error::Gap(_))) = sub.next().await {
+                gaps += 1;
+            }
+        }
+        assert_eq!(gaps, 1);
     }
 
     #[tokio::test]

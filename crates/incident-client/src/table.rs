@@ -178,15 +178,22 @@ impl Table {
         for (id, entry) in &mut self.entries {
             if entry.confirm_at.is_some_and(|ping| ping <= answered) {
                 entry.confirm_at = None;
-                entry.sink.set_live(true);
-                if let Some(delivery) = entry.delivery.as_mut() {
-                    delivery.on_confirmed(server_now, now, entry.sink.depth());
-                    confirmed.push(id.clone());
+                match entry.delivery.as_mut() {
+                    Some(delivery) => {
+                        delivery.on_confirmed(server_now, now, entry.sink.depth());
+                        confirmed.push(id.clone());
+                    }
+                    None => entry.sink.set_live(true),
                 }
             }
         }
+        // A caught-up stream is live once its machine has taken the confirmation, so its start
+        // (and checkpoint) is known when `ready()` returns, if the server's clock gave one.
         for id in confirmed {
             recovery.drive(self, &id);
+            if let Some(entry) = self.entries.get(&id) {
+                entry.sink.set_live(true);
+            }
         }
     }
 

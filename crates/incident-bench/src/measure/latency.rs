@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::process::{Sender, raw_subscription};
 
 /// Microseconds since a send time (Unix nanoseconds) carried as `t=NANOS`.
-fn since_sent(title: &str) -> Result<f64> {
+pub(crate) fn since_sent(title: &str) -> Result<f64> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
     let sent: u128 = title.trim_start_matches("t=").parse()?;
     Ok(now.saturating_sub(sent) as f64 / 1000.0)

@@ -79,6 +79,37 @@ impl Sender {
         }
     }
 
+    /// Runs `reader` over `/rate/RATE/events` (RATE 0: one frame per write, as fast as the
+    /// sender writes) in a new process; the run and the latency quantiles (p50, p99) in us.
+    pub async fn paced_process(
+        &self,
+        reader: Reader,
+        current_thread: bool,
+        rate: f64,
+        events: usize,
+    ) -> Result<crate::paced::PacedRun> {
+        let (rate, events) = (rate.to_string(), events.to_string());
+        let mut args = vec!["--paced", reader.name(), &self.addr, &rate, &events];
+        if current_thread {
+            args.push("--current-thread");
+        }
+        match fresh_process(&args).await?[..] {
+            [events, wall_s, cpu_s, p50, p99] => Ok(crate::paced::PacedRun {
+                run: Run {
+                    events: events as usize,
+                    wall_s,
+                    cpu_s,
+                },
+                p50,
+                p99,
+            }),
+            _ => bail!(
+                "the paced {} reader printed the wrong count of numbers",
+                reader.name()
+            ),
+        }
+    }
+
     /// RSS of a fresh process at start and with one idle connection and subscription by `reader`.
     pub async fn idle_rss_process(&self, reader: Reader) -> Result<(u64, u64, i64)> {
         match fresh_process(&["--idle-rss", reader.name(), &self.addr]).await?[..] {
@@ -116,13 +147,19 @@ async fn fresh_process(args: &[&str]) -> Result<Vec<f64>> {
 pub(crate) type RawSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A bare graphql-transport-ws connection to the sender's `path`, subscribed once.
-pub(crate) async fn raw_subscription(sender: &Sender, path: &str) -> Result<RawSocket> {
+/// A WebSocket to the sender's `path` with the graphql-transport-ws subprotocol, Nagle off.
+pub(crate) async fn raw_socket(sender: &Sender, path: &str) -> Result<RawSocket> {
     let mut request = sender.url(path).into_client_request()?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+    Ok(socket)
+}
+
+/// A bare graphql-transport-ws connection to the sender's `path`, subscribed once.
+pub(crate) async fn raw_subscription(sender: &Sender, path: &str) -> Result<RawSocket> {
+    let mut socket = raw_socket(sender, path).await?;
     socket
         .send(Message::Text(r#"{"type":"connection_init"}"#.into()))
         .await?;

@@ -224,3 +224,52 @@ async fn a_second_watcher_on_the_same_checkpoint_fails_at_once_and_the_first_run
         "no temporary file is left behind"
     );
 }
+
+/// A new checkpoint file records the stream's start before any event is printed: a watcher
+/// killed before its first event still resumes from its start, not from the restart's "now".
+/// And a symlink to the checkpoint meets the same lock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_checkpoint_records_its_start_before_any_event_and_symlinks_share_the_lock() {
+    let server = DevServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bot.checkpoint");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let args = ["watch", "new", "--json", "--checkpoint", file_arg.as_str()];
+
+    let mut first = Running::start(incident(&server, &args));
+    until("the checkpoint written at start", async || {
+        file.exists().then_some(())
+    })
+    .await;
+    crate::common::signal(&first.child, "-KILL");
+    first.child.wait().await.unwrap();
+    let missed = open(&server, "while nothing was watching", Severity::P2);
+
+    let link = dir.path().join("link.checkpoint");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let link_arg = link.to_str().unwrap().to_owned();
+    let through_link = ["watch", "new", "--json", "--checkpoint", link_arg.as_str()];
+    let mut rerun = Running::start(incident(&server, &through_link));
+    assert_eq!(rerun.json_line().await["event"]["id"], missed.as_str());
+
+    // The file itself, while the watcher through the link holds it: refused.
+    let second = tokio::time::timeout(WAIT, incident(&server, &args).output())
+        .await
+        .expect("refused at once")
+        .unwrap();
+    assert_eq!(
+        second.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let output = rerun.interrupt().await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is still a link: saves went to the file it points to"
+    );
+}

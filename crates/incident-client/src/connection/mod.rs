@@ -163,6 +163,7 @@ impl Supervisor {
         let lazy = self.config.lazy().is_some();
         if lazy && let Some(ready) = ready.take() {
             // Nothing to connect for yet: the first subscription opens the WebSocket.
+            self.set_state(ConnectionState::Idle);
             let _ = ready.send(Ok(()));
         }
         // Failed attempts since the last healthy connection.
@@ -175,8 +176,17 @@ impl Supervisor {
                 if self.idle().await.is_break() {
                     return;
                 }
-                // A fresh start: nothing was open, so nothing was missed.
-                (failures, auth_rejections, connected_before) = (0, 0, false);
+                // A fresh start: nothing was open, so nothing was missed. The failure counts
+                // stay until a healthy connection: after rejected credentials or an exhausted
+                // policy, the next subscription waits out a backoff and gets no second refresh,
+                // so resubscribing in a loop cannot hammer the server.
+                connected_before = false;
+                if failures > 0 {
+                    let delay = self.config.settings.reconnect.delay(failures);
+                    if self.wait(delay).await.is_break() {
+                        return;
+                    }
+                }
             }
             self.set_state(ConnectionState::Connecting { attempt: failures });
             let error = match self.attempt(failures).await {
@@ -235,7 +245,8 @@ impl Supervisor {
                 };
                 self.table.finish_all(reason, Some(&error));
                 if lazy {
-                    // Those subscriptions end; the next one tries again.
+                    // Those subscriptions end; the next one tries again, after a backoff.
+                    failures += 1;
                     continue;
                 }
                 self.closed(Some(error.clone()));

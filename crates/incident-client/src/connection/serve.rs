@@ -72,8 +72,9 @@ impl Supervisor {
             self.flush_next(&mut rotation).await;
             rotation.settle();
             idle_at = match self.config.lazy() {
+                // A grace too long to add (`Duration::MAX`) never closes.
                 Some(grace) if self.table.is_empty() && !rotation.rotating() => {
-                    Some(idle_at.unwrap_or_else(|| tokio::time::Instant::now() + grace))
+                    idle_at.or_else(|| tokio::time::Instant::now().checked_add(grace))
                 }
                 _ => None,
             };
@@ -113,7 +114,8 @@ impl Supervisor {
                 },
                 () = sleep_until(idle_at), if idle_at.is_some() => {
                     debug!("no subscription left: closing the lazy connection");
-                    link.close(1000, "no subscriptions").await;
+                    let closing = link.close(1000, "no subscriptions");
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closing).await;
                     return Outcome::Idle;
                 },
             };

@@ -87,7 +87,10 @@ async fn a_rejected_token_fails_the_subscription_not_connect_and_the_next_one_tr
         .connect()
         .await
         .expect("a lazy connect does not connect");
-    for attempt in 1..=2 {
+    // The first subscription: a connection, a refresh, a second rejection. Each later one: a
+    // single connection after a backoff (no second refresh until a healthy connection), so
+    // resubscribing in a loop cannot hammer the server.
+    for (attempt, accepted) in [(1, 2), (2, 3), (3, 4)] {
         let critical = client.critical_incidents().unwrap();
         let error = tokio::time::timeout(WAIT, critical.ready())
             .await
@@ -97,7 +100,33 @@ async fn a_rejected_token_fails_the_subscription_not_connect_and_the_next_one_tr
             matches!(error, Error::AuthRejected { .. }),
             "attempt {attempt}: {error}"
         );
+        assert_eq!(server.connections_accepted(), accepted, "attempt {attempt}");
     }
-    // Each subscription tried (a refresh included) on its own connection attempts.
-    assert!(server.connections_accepted() >= 2);
+}
+
+#[tokio::test]
+async fn a_grace_of_duration_max_keeps_the_connection_open() {
+    let server = server().await;
+    let client = builder(&server)
+        .lazy(true)
+        .lazy_close_timeout(Duration::MAX)
+        .connect()
+        .await
+        .unwrap();
+    let first = client.critical_incidents().unwrap();
+    live(&first).await;
+    drop(first);
+    // Still the same connection for the next subscription (and no overflow in the timer).
+    let mut second = client.critical_incidents().unwrap();
+    live(&second).await;
+    let p0 = AlertSubmission::new(
+        "lazy",
+        "Still here",
+        Severity::P0,
+        IncidentType::Application,
+    );
+    client.submit_alert(&p0).await.unwrap();
+    assert_eq!(next(&mut second).await.unwrap().title, "Still here");
+    assert_eq!(server.connections_accepted(), 1);
+    assert!(client.connection_state().borrow().is_connected());
 }
