@@ -4,6 +4,7 @@
 //! (debug build, small sizes, for CI: it checks the harness runs, not the numbers). It prints a
 //! Markdown table; `docs/benchmarks.md` records one run with the machine described.
 
+mod decoders;
 mod gws;
 mod measure;
 mod paced;
@@ -75,7 +76,8 @@ const QUICK: Sizes = Sizes {
 struct Only(Option<Vec<String>>);
 
 impl Only {
-    const NAMES: [&'static str; 6] = [
+    const NAMES: [&'static str; 7] = [
+        "decode",
         "throughput",
         "paced",
         "latency",
@@ -187,6 +189,11 @@ async fn run(args: Vec<String>) -> Result<()> {
     let only = Only::from_args(&args)?;
     let sender = measure::Sender::spawn().await?;
     let mut report = report::Report::default();
+
+    if only.runs("decode") {
+        eprintln!("decode...");
+        report.decoders(&decoders::compare(if quick { 500 } else { 50_000 })?);
+    }
 
     if only.runs("throughput") {
         eprintln!("throughput...");

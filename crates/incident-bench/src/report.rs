@@ -72,6 +72,25 @@ impl Report {
         }
     }
 
+    /// The JSON parsers on this stream's payload, fastest first.
+    pub fn decoders(&mut self, results: &[(&str, f64)]) {
+        let serde_json = results
+            .iter()
+            .find(|(name, _)| *name == "serde_json")
+            .map_or(f64::NAN, |r| r.1);
+        let figures: Vec<String> = results
+            .iter()
+            .map(|(name, ns)| format!("{name} {ns:.0} ns ({:.2}x)", ns / serde_json))
+            .collect();
+        let fastest = results.first().map_or("?", |r| r.0);
+        self.row(
+            "decoding one payload into `GraphQlResponse<NewIncidents>` (best of 5 passes over 50,000 payloads), fastest first".into(),
+            figures.join(", "),
+            "a parser faster than serde_json for the fast path",
+            if fastest == "serde_json" { "**no**: serde_json is fastest here".into() } else { format!("yes: {fastest}") },
+        );
+    }
+
     /// The server-paced readers on one runtime and regime: CPU per event and p50/p99 latency
     /// (median and range of the rounds), CPU against the typed reader's; then the goal rows.
     pub fn paced(&mut self, regime: &str, runtime: &str, runs: &[(Reader, Vec<PacedRun>)]) {

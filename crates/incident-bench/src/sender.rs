@@ -219,6 +219,13 @@ fn incident_frame(n: usize, title: &str) -> String {
     format!(r#"{{"type":"next","id":"SUB","payload":{payload}}}"#)
 }
 
+/// The payload of flood frame `n`: what a client decodes into the operation's type.
+pub fn incident_payload(n: usize) -> String {
+    let frame = incident_frame(n, &format!("flood {n}"));
+    let start = frame.find("\"payload\":").expect("a payload") + "\"payload\":".len();
+    frame[start..frame.len() - 1].to_owned()
+}
+
 /// An incident's members in the SDK's selection order.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use cynic::{MutationBuilder, QueryBuilder};
+use futures::TryStreamExt;
 use incident_client::enums::{IncidentSortField, SortOrder};
 use incident_client::inputs::{
     IncidentFilterInput, IncidentSortInput, PaginationInput, ResolveIncidentInput,
@@ -235,38 +236,21 @@ async fn list_page(
 }
 
 /// `incidents list --all`: every page, oldest first (so incidents opened meanwhile land on later
-/// pages instead of shifting earlier ones).
+/// pages instead of shifting earlier ones), printed as each page arrives.
 async fn list_all(client: &IncidentClient, filter: IncidentFilterInput, json: bool) -> Result<()> {
-    let mut page = 0;
+    let oldest_first = IncidentSortInput {
+        field: IncidentSortField::CreatedAt,
+        order: SortOrder::Asc,
+    };
+    let mut incidents = std::pin::pin!(client.incidents_paged(Some(filter), oldest_first));
     let mut total = 0usize;
-    loop {
-        let variables = ListIncidentsVariables {
-            filter: Some(filter.clone()),
-            pagination: Some(PaginationInput {
-                page,
-                page_size: 100,
-            }),
-            sort: Some(IncidentSortInput {
-                field: IncidentSortField::CreatedAt,
-                order: SortOrder::Asc,
-            }),
-        };
-        let found = client
-            .execute(ListIncidents::build(variables))
-            .await?
-            .incidents;
-        for incident in &found.incidents {
-            if json {
-                println!("{}", serde_json::to_string(incident)?);
-            } else {
-                print_line(incident);
-            }
+    while let Some(incident) = incidents.try_next().await? {
+        if json {
+            println!("{}", serde_json::to_string(&incident)?);
+        } else {
+            print_line(&incident);
         }
-        total += found.incidents.len();
-        if found.incidents.is_empty() || !found.page_info.has_next_page {
-            break;
-        }
-        page += 1;
+        total += 1;
     }
     crate::logging::status(&format!("{total} incidents"));
     Ok(())

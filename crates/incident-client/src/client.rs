@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cynic::SubscriptionBuilder;
 use graphql_ws_client::graphql::GraphqlOperation;
-use incident_schema::{Severity, Timestamp, Uuid};
+use incident_schema::{Severity, Uuid};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -376,48 +376,6 @@ impl IncidentClient {
         V: serde::Serialize,
     {
         self.inner.http.execute(operation).await
-    }
-
-    /// Every incident changed (created or updated) at or after `since`, oldest change first:
-    /// the reconciliation query for a [`crate::GapWindow`] on streams that cannot be replayed
-    /// (`incident_updates`, `incident_state_changes`). Pages through `incidents` sorted by
-    /// `UPDATED_AT`, newest first, until it passes `since`; each incident appears once, as it is
-    /// now.
-    pub async fn incidents_changed_since(&self, since: Timestamp) -> Result<Vec<IncidentFields>> {
-        use cynic::QueryBuilder;
-        use incident_schema::enums::{IncidentSortField, SortOrder};
-        use incident_schema::inputs::{IncidentSortInput, PaginationInput};
-        let mut changed = Vec::new();
-        for page in 0.. {
-            let variables = ListIncidentsVariables {
-                filter: None,
-                pagination: Some(PaginationInput {
-                    page,
-                    page_size: 100,
-                }),
-                sort: Some(IncidentSortInput {
-                    field: IncidentSortField::UpdatedAt,
-                    order: SortOrder::Desc,
-                }),
-            };
-            let listed = self
-                .execute(ListIncidents::build(variables))
-                .await?
-                .incidents;
-            let (count, before) = (listed.incidents.len(), changed.len());
-            changed.extend(
-                listed
-                    .incidents
-                    .into_iter()
-                    .take_while(|incident| incident.updated_at >= since),
-            );
-            let passed_since = changed.len() - before < count;
-            if passed_since || !listed.page_info.has_next_page {
-                break;
-            }
-        }
-        changed.reverse();
-        Ok(changed)
     }
 
     /// Submits an alert to `POST /v1/alerts` (REST).

@@ -48,7 +48,8 @@
 //! - Observable: [`IncidentClient::connection_state`] pushes [`ConnectionState`] changes, and the
 //!   metrics in [`telemetry`] go through the `metrics` facade.
 //! - Queries and mutations run over HTTP with [`IncidentClient::execute`]; REST alerts with
-//!   [`IncidentClient::submit_alert`]; [`IncidentClient::incidents_changed_since`] reconciles a gap.
+//!   [`IncidentClient::submit_alert`]; [`IncidentClient::incidents_paged`] pages through a listing,
+//!   and [`IncidentClient::incidents_changed_since`] reconciles a gap.
 //!
 //! ## Why the connection is not graphql-ws-client's
 //!
@@ -78,6 +79,7 @@ mod gap;
 mod handshake;
 mod http;
 mod link;
+mod paging;
 mod payloads;
 mod protocol;
 mod proxy;

@@ -40,8 +40,9 @@ async fn a_new_client_resumes_from_a_saved_checkpoint_with_nothing_lost_or_repea
     live(&resumed).await;
     open(&server, "live", ServerSeverity::P3);
     assert_eq!(next(&mut resumed).await.unwrap().title, "live");
-    quiet(&mut resumed).await;
     assert_eq!(client.stats().caught_up, 50);
+    // Nothing repeated: the marker comes next.
+    marker_next(&server, &mut resumed, ServerSeverity::P3).await;
 }
 
 #[tokio::test]
@@ -64,7 +65,8 @@ async fn resuming_critical_incidents_applies_the_severity_and_skips_what_was_del
     let mut critical = client.critical_incidents_from(checkpoint).unwrap();
     assert_eq!(next(&mut critical).await.unwrap().title, "page");
     live(&critical).await;
-    quiet(&mut critical).await;
+    // Nothing more (not "already paged" again): the marker comes next.
+    marker_next(&server, &mut critical, ServerSeverity::P0).await;
     let filtered = client.new_incidents_from(Some(vec![Severity::P3]), Checkpoint::at(created));
     let mut filtered = filtered.unwrap();
     assert_eq!(next(&mut filtered).await.unwrap().title, "minor");
@@ -119,7 +121,8 @@ async fn resuming_works_against_a_server_process_that_restarted_from_its_state_f
         );
     }
     live(&resumed).await;
-    quiet(&mut resumed).await;
+    // Nothing from before the restart again: the marker comes next.
+    marker_next(&second, &mut resumed, ServerSeverity::P2).await;
 }
 
 #[tokio::test]
@@ -188,7 +191,8 @@ async fn a_consumer_away_for_12000_incidents_resumes_with_all_of_them() {
     live(&resumed).await;
     open(&server, "back", ServerSeverity::P2);
     assert_eq!(next(&mut resumed).await.unwrap().title, "back");
-    quiet(&mut resumed).await;
+    // Nothing twice: the marker comes next.
+    marker_next(&server, &mut resumed, ServerSeverity::P2).await;
 }
 
 #[tokio::test]
@@ -229,7 +233,8 @@ async fn a_catch_up_during_five_seconds_of_503s_delivers_everything_once() {
             "missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "after"
         ]
     );
-    quiet(&mut new).await;
+    // Nothing twice: the marker comes next.
+    marker_next(&server, &mut new, ServerSeverity::P2).await;
     assert_eq!(client.stats().gaps, 0);
 }
 
@@ -262,12 +267,14 @@ async fn an_incident_escalated_while_away_is_delivered_to_the_severity_it_opened
     assert_eq!(first.severity, Severity::P1, "delivered as it is now");
     assert_eq!(next(&mut p3).await.unwrap().title, "plain P3");
     live(&p3).await;
-    quiet(&mut p3).await;
+    // Nothing more: the marker comes next.
+    marker_next(&server, &mut p3, ServerSeverity::P3).await;
 
     // Live, `critical_incidents` never saw either: they opened below P1.
     let mut critical = client.critical_incidents_from(checkpoint).unwrap();
     live(&critical).await;
     open(&server, "page", ServerSeverity::P0);
     assert_eq!(next(&mut critical).await.unwrap().title, "page");
-    quiet(&mut critical).await;
+    // Nothing more: the marker comes next.
+    marker_next(&server, &mut critical, ServerSeverity::P0).await;
 }

@@ -81,7 +81,8 @@ async fn a_slow_consumer_of_a_caught_up_stream_loses_nothing_and_stays_bounded()
     live(&new).await;
     open(&server, "live again", ServerSeverity::P3);
     assert_eq!(next(&mut new).await.unwrap().title, "live again");
-    quiet(&mut new).await;
+    // Nothing twice: the marker comes next.
+    marker_next(&server, &mut new, ServerSeverity::P3).await;
     assert_eq!(new.dropped(), 0);
     // A full buffer (100) plus at most one page (100) of what was fetched back.
     assert!(largest_backlog <= 200, "backlog reached {largest_backlog}");
@@ -247,12 +248,40 @@ async fn five_token_expiries_rotate_with_no_gap_and_nothing_twice_on_all_five_st
     assert_eq!(got.len(), changed.len(), "state changes: nothing twice");
     let got = collect(&mut alerts, &alerted, |a| a.id.to_string()).await;
     assert_eq!(got.len(), alerted.len(), "alerts: nothing twice");
+    // Nothing twice, on any stream: one marker reaches all five (an alert opening a P0 incident,
+    // then resolved), and is next on each, as events come in the order they were published.
+    let marker = server.store().submit_alert(NewAlert {
+        external_id: None,
+        source: "rotation".into(),
+        title: "marker".into(),
+        description: "d".into(),
+        severity: ServerSeverity::P0,
+        alert_type: IncidentType::Application,
+        labels: vec![],
+        affected_services: vec![],
+        runbook_url: None,
+        annotations: vec![],
+    });
+    let marker = marker
+        .incident_id
+        .expect("the marker alert opens an incident");
+    server
+        .store()
+        .resolve_incident(marker, ResolutionMethod::Manual, "done".into(), None, "bot")
+        .unwrap();
+    let marker = marker.to_string();
     for stream in [&mut new, &mut critical] {
-        quiet(stream).await;
+        assert_eq!(next(stream).await.unwrap().title, "marker");
     }
-    quiet(&mut updates).await;
-    quiet(&mut changes).await;
-    quiet(&mut alerts).await;
+    let update = next(&mut updates).await.unwrap();
+    assert_eq!(
+        update.incident_id.map(|i| i.to_string()),
+        Some(marker.clone()),
+        "{update:?}"
+    );
+    let change = next(&mut changes).await.unwrap();
+    assert_eq!(change.incident_id.to_string(), marker, "{change:?}");
+    assert_eq!(next(&mut alerts).await.unwrap().title, "marker");
     let stats = client.stats();
     assert_eq!((stats.gaps, stats.reconnects), (0, 0), "{stats:?}");
     assert!(stats.rotations >= 5);

@@ -19,7 +19,8 @@ async fn critical_incidents_are_typed_and_filtered() {
     assert_eq!(incident.state, incident_client::IncidentState::Detected);
     assert!(incident.is_critical);
     assert_eq!(incident.timeline.len(), 1);
-    quiet(&mut critical).await;
+    // Nothing more: the marker comes next.
+    marker_next(&server, &mut critical, ServerSeverity::P1).await;
 }
 
 #[tokio::test]
@@ -35,7 +36,8 @@ async fn new_incidents_filter_by_severity() {
     assert_eq!(next(&mut low).await.unwrap().title, "noise");
     assert_eq!(next(&mut all).await.unwrap().title, "noise");
     assert_eq!(next(&mut all).await.unwrap().title, "real");
-    quiet(&mut low).await;
+    // Not "real" (P1): the marker, opened after it, comes next.
+    marker_next(&server, &mut low, ServerSeverity::P4).await;
 }
 
 #[tokio::test]
@@ -58,7 +60,19 @@ async fn incident_updates_filter_by_incident() {
     let update = next(&mut updates).await.unwrap();
     assert_eq!(update.update_type, IncidentUpdateType::CommentAdded);
     assert_eq!(update.incident_id.unwrap().to_string(), watched);
-    quiet(&mut updates).await;
+    // Nothing more (events come in the order they were published): the marker, an assignment of
+    // the watched incident, comes next.
+    server
+        .store()
+        .assign(watched.parse().unwrap(), vec!["marker".into()], "t")
+        .unwrap();
+    let marker = next(&mut updates).await.unwrap();
+    assert_eq!(
+        marker.update_type,
+        IncidentUpdateType::Assigned,
+        "{marker:?}"
+    );
+    assert_eq!(marker.incident_id.unwrap().to_string(), watched);
 }
 
 #[tokio::test]
@@ -119,7 +133,15 @@ async fn alerts_filter_by_source() {
     let alert = next(&mut alerts).await.unwrap();
     assert_eq!(alert.source, "grafana");
     assert_eq!(alert.alert_type, incident_client::IncidentType::Performance);
-    quiet(&mut alerts).await;
+    // Nothing more (events come in the order they were published): the marker comes next.
+    let marker = incident_client::AlertSubmission::new(
+        "grafana",
+        "marker",
+        Severity::P2,
+        incident_client::IncidentType::Performance,
+    );
+    client.submit_alert(&marker).await.unwrap();
+    assert_eq!(next(&mut alerts).await.unwrap().title, "marker");
 }
 
 #[tokio::test]

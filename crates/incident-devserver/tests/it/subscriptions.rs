@@ -7,13 +7,22 @@ use incident_devserver::DevServer;
 use incident_devserver::model::{IncidentType, Severity};
 use serde_json::{Value, json};
 
-const QUIET: Duration = Duration::from_millis(300);
-
 async fn update(server: &incident_devserver::DevServerHandle, id: &str, input: Value) {
     let response = http(
         server,
         "mutation($id: UUID!, $input: UpdateIncidentInput!) { updateIncident(id: $id, input: $input) { id } }",
         json!({ "id": id, "input": input }),
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+}
+
+/// Comments on incident `id` over HTTP: a `COMMENT_ADDED` update, which tests use as a marker.
+async fn comment(server: &incident_devserver::DevServerHandle, id: &str) {
+    let response = http(
+        server,
+        "mutation($id: UUID!) { addComment(incidentId: $id, comment: \"marker\") { id } }",
+        json!({ "id": id }),
     )
     .await;
     assert!(response.get("errors").is_none(), "{response}");
@@ -36,7 +45,13 @@ async fn new_incidents_filters_by_severity() {
         conn.next_data("s").await,
         json!({ "newIncidents": { "title": "kept", "severity": "P3" } })
     );
-    conn.expect_silence(QUIET).await;
+    // A subscription's events come in the order they were published: a leak or a duplicate
+    // would come before the marker.
+    create(&server, "marker", "P3").await;
+    assert_eq!(
+        conn.next_data("s").await,
+        json!({ "newIncidents": { "title": "marker", "severity": "P3" } })
+    );
 }
 
 #[tokio::test]
@@ -61,7 +76,12 @@ async fn critical_incidents_carries_only_p0_and_p1() {
         conn.next_data("c").await,
         json!({ "criticalIncidents": { "title": "worst", "isCritical": true } })
     );
-    conn.expect_silence(QUIET).await;
+    // Nothing more (events come in the order they were published): the marker is next.
+    create(&server, "marker", "P1").await;
+    assert_eq!(
+        conn.next_data("c").await,
+        json!({ "criticalIncidents": { "title": "marker", "isCritical": true } })
+    );
 }
 
 #[tokio::test]
@@ -117,7 +137,7 @@ async fn incident_updates_filters_by_incident_id() {
     let mut conn = Conn::ready(&server).await;
     conn.subscribe(
         "u",
-        "subscription($ids: [UUID!]) { incidentUpdates(incidentIds: $ids) { incidentId } }",
+        "subscription($ids: [UUID!]) { incidentUpdates(incidentIds: $ids) { updateType incidentId } }",
         json!({ "ids": [watched] }),
     )
     .await;
@@ -126,9 +146,14 @@ async fn incident_updates_filters_by_incident_id() {
     update(&server, &watched, json!({ "state": "TRIAGED" })).await;
     assert_eq!(
         conn.next_data("u").await,
-        json!({ "incidentUpdates": { "incidentId": watched } })
+        json!({ "incidentUpdates": { "updateType": "STATE_CHANGED", "incidentId": watched } })
     );
-    conn.expect_silence(QUIET).await;
+    // Nothing more (events come in the order they were published): the marker is next.
+    comment(&server, &watched).await;
+    assert_eq!(
+        conn.next_data("u").await,
+        json!({ "incidentUpdates": { "updateType": "COMMENT_ADDED", "incidentId": watched } })
+    );
 }
 
 #[tokio::test]
@@ -143,12 +168,18 @@ async fn incident_updates_filters_by_severity() {
     .await;
     conn.sync().await;
     create(&server, "low", "P4").await;
-    create(&server, "high", "P0").await;
+    let high = create(&server, "high", "P0").await;
     assert_eq!(
         conn.next_data("u").await,
         json!({ "incidentUpdates": { "updateType": "CREATED" } })
     );
-    conn.expect_silence(QUIET).await;
+    // If "low" had passed the filter, that CREATED was its own and "high"'s CREATED would come
+    // next, before the marker (events come in the order they were published).
+    comment(&server, &high).await;
+    assert_eq!(
+        conn.next_data("u").await,
+        json!({ "incidentUpdates": { "updateType": "COMMENT_ADDED" } })
+    );
 }
 
 #[tokio::test]
@@ -164,7 +195,7 @@ async fn incident_updates_active_only_skips_closed_incidents() {
     .await;
     conn.sync().await;
     update(&server, &id, json!({ "state": "CLOSED" })).await;
-    conn.expect_silence(QUIET).await;
+    // The marker: had the closing update passed the filter, it would come before this CREATED.
     create(&server, "open", "P2").await;
     assert_eq!(
         conn.next_data("u").await,
@@ -215,7 +246,12 @@ async fn state_changes_filter_by_incident() {
         conn.next_data("s").await,
         json!({ "incidentStateChanges": { "incidentId": watched, "oldState": "DETECTED", "newState": "INVESTIGATING", "changedBy": "tester" } })
     );
-    conn.expect_silence(QUIET).await;
+    // Nothing more (events come in the order they were published): the marker is next.
+    update(&server, &watched, json!({ "state": "REMEDIATING" })).await;
+    assert_eq!(
+        conn.next_data("s").await,
+        json!({ "incidentStateChanges": { "incidentId": watched, "oldState": "INVESTIGATING", "newState": "REMEDIATING", "changedBy": "tester" } })
+    );
 }
 
 #[tokio::test]
@@ -229,19 +265,26 @@ async fn alerts_filter_by_source() {
     )
     .await;
     conn.sync().await;
-    for source in ["pagerduty", "grafana"] {
+    let submit = |source: &'static str, title: &'static str| {
         http(
             &server,
             "mutation($input: SubmitAlertInput!) { submitAlert(input: $input) { status } }",
-            json!({ "input": { "source": source, "title": "cpu", "description": "d", "severity": "P2", "alertType": "PERFORMANCE" } }),
+            json!({ "input": { "source": source, "title": title, "description": "d", "severity": "P2", "alertType": "PERFORMANCE" } }),
         )
-        .await;
+    };
+    for source in ["pagerduty", "grafana"] {
+        submit(source, "cpu").await;
     }
     assert_eq!(
         conn.next_data("a").await,
         json!({ "alerts": { "source": "grafana", "title": "cpu", "deduplicated": false } })
     );
-    conn.expect_silence(QUIET).await;
+    // Nothing more (events come in the order they were published): the marker is next.
+    submit("grafana", "marker").await;
+    assert_eq!(
+        conn.next_data("a").await,
+        json!({ "alerts": { "source": "grafana", "title": "marker", "deduplicated": false } })
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use incident_client::operations::IncidentFields;
 use incident_client::{IncidentClient, IncidentClientBuilder, Result, Subscription};
 use incident_devserver::model::{IncidentType, Severity};
 use incident_devserver::{DevServer, DevServerHandle};
@@ -32,11 +33,22 @@ pub async fn next<T>(subscription: &mut Subscription<T>) -> Result<T> {
         .expect("the stream to go on")
 }
 
-/// Expects no item for a short while.
-pub async fn quiet<T: std::fmt::Debug>(subscription: &mut Subscription<T>) {
-    if let Ok(item) = tokio::time::timeout(Duration::from_millis(300), subscription.next()).await {
-        panic!("expected nothing, got {item:?}");
-    }
+/// The ordering barrier tests use instead of waiting a while to see nothing arrive: opens an
+/// incident titled "marker" at `severity` (one `subscription` accepts) and expects it as the very
+/// next item. The server delivers a subscription's events in the order they were published, and a
+/// caught-up stream delivers what was created earlier first, so anything unwanted (a duplicate, an
+/// incident the filter excludes) would have come before it.
+pub async fn marker_next(
+    server: &DevServerHandle,
+    subscription: &mut Subscription<IncidentFields>,
+    severity: Severity,
+) {
+    open(server, "marker", severity);
+    let item = next(subscription).await.expect("the marker, not an error");
+    assert_eq!(
+        item.title, "marker",
+        "expected the marker next, got {item:?}"
+    );
 }
 
 /// Waits until the server has `subscription` (see `Subscription::ready`).

@@ -122,13 +122,6 @@ impl Conn {
         self.send(json!({ "type": "ping" })).await;
         assert_eq!(self.recv().await, Frame::Json(json!({ "type": "pong" })));
     }
-
-    /// Expects nothing for `wait`.
-    pub async fn expect_silence(&mut self, wait: Duration) {
-        if let Some(frame) = self.recv_within(wait).await {
-            panic!("expected nothing, got {frame:?}");
-        }
-    }
 }
 
 /// Runs a GraphQL request over HTTP with a valid token.
