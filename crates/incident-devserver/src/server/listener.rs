@@ -93,8 +93,13 @@ impl axum::serve::Listener for PausableListener {
             tokio::select! {
                 biased;
                 _ = self.paused.changed() => {}
-                Some(Ok(Some(done))) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                    return done;
+                // Matched in the body, not the pattern: a pattern that fails (a failed handshake)
+                // disables the branch for the rest of this `select!`, and a handshake finishing
+                // after it would then wait for the next connection to be seen.
+                joined = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Some(Ok(Some(done))) = joined {
+                        return done;
+                    }
                 }
                 accepted = self.inner.accept() => match accepted {
                     Ok((socket, peer)) => match self.tls.clone() {
