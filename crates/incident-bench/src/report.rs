@@ -24,12 +24,7 @@ impl Report {
     /// The readers side by side on one runtime: CPU per event (median and range of the rounds),
     /// its ratio to the hand-written typed reader's, and events a second; then the goal row.
     pub fn throughput(&mut self, runtime: &str, runs: &[(Reader, Vec<Run>)]) {
-        let cpu = |runs: &[Run]| {
-            let per_event: Vec<f64> = runs.iter().map(Run::cpu_per_event_us).collect();
-            let low = per_event.iter().copied().fold(f64::INFINITY, f64::min);
-            let high = per_event.iter().copied().fold(0.0, f64::max);
-            (median(per_event), low, high)
-        };
+        let cpu = |runs: &[Run]| spread(runs.iter().map(Run::cpu_per_event_us).collect());
         let typed = runs
             .iter()
             .find(|(reader, _)| *reader == Reader::Typed)
@@ -94,11 +89,6 @@ impl Report {
     /// The server-paced readers on one runtime and regime: CPU per event and p50/p99 latency
     /// (median and range of the rounds), CPU against the typed reader's; then the goal rows.
     pub fn paced(&mut self, regime: &str, runtime: &str, runs: &[(Reader, Vec<PacedRun>)]) {
-        let spread = |values: Vec<f64>| {
-            let low = values.iter().copied().fold(f64::INFINITY, f64::min);
-            let high = values.iter().copied().fold(0.0, f64::max);
-            (median(values), low, high)
-        };
         let cpu =
             |rounds: &[PacedRun]| spread(rounds.iter().map(|r| r.run.cpu_per_event_us()).collect());
         let p50 = |rounds: &[PacedRun]| spread(rounds.iter().map(|r| r.p50).collect());
@@ -358,6 +348,13 @@ impl Report {
         }
         out
     }
+}
+
+/// The median, lowest and highest of `values`.
+fn spread(values: Vec<f64>) -> (f64, f64, f64) {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(0.0, f64::max);
+    (median(values), low, high)
 }
 
 /// The middle value (the upper one of an even count).

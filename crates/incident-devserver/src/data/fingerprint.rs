@@ -18,7 +18,8 @@ pub(super) fn fingerprint(alert: &NewAlert) -> String {
 
 fn of_fields(source: &str, alert_type: IncidentType, title: &str) -> String {
     let mut hasher = Sha256::new();
-    for field in [source, type_name(alert_type), title] {
+    let kind = type_name(alert_type);
+    for field in [source, kind.as_str(), title] {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
@@ -29,18 +30,12 @@ fn of_fields(source: &str, alert_type: IncidentType, title: &str) -> String {
         .collect()
 }
 
-/// The type's name in the schema, as GraphQL writes it.
-fn type_name(alert_type: IncidentType) -> &'static str {
-    match alert_type {
-        IncidentType::Infrastructure => "INFRASTRUCTURE",
-        IncidentType::Application => "APPLICATION",
-        IncidentType::Security => "SECURITY",
-        IncidentType::Data => "DATA",
-        IncidentType::Performance => "PERFORMANCE",
-        IncidentType::Availability => "AVAILABILITY",
-        IncidentType::Compliance => "COMPLIANCE",
-        IncidentType::Unknown => "UNKNOWN",
-    }
+/// The type's name in the schema, as GraphQL writes it: the model's own serde name.
+fn type_name(alert_type: IncidentType) -> String {
+    serde_json::to_value(alert_type)
+        .ok()
+        .and_then(|name| name.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
