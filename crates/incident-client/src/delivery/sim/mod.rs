@@ -349,3 +349,17 @@ fn sim_schedules_that_once_failed() {
         run_seeds(case, seeds, faults);
     }
 }
+
+/// A schedule found by a run of 1.4 million schedules (`SIM_SCHEDULES=100000`) that still loses
+/// one incident, at this commit and at the commit that introduced the machine: a consumer with a
+/// queue of 14 under steady traffic, commits up to 2.7 s late (inside the 5 s overlap), long
+/// catch-ups, and one crash. The incident (stamped 8.82 s, visible by 11.5 s) is never delivered
+/// by the first process, whose checkpoint later passes it; the restart resumes after it. Not yet
+/// fixed; kept here so it replays exactly (`cargo test -p incident-client --lib -- --ignored
+/// sim_known_loss`, `SIM_TRACE=1` for every action). Move the seed into
+/// [`sim_schedules_that_once_failed`] with the fix.
+#[test]
+#[ignore = "a known loss, not yet fixed: see the doc comment"]
+fn sim_known_loss_steady_flood_with_a_crash() {
+    run_seeds("steady_flood", &[14216755952469898054], steady_flood);
+}
