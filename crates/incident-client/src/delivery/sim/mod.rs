@@ -350,7 +350,7 @@ fn sim_schedules_that_once_failed() {
     }
 }
 
-/// A schedule found by a run of 1.4 million schedules (`SIM_SCHEDULES=100000`) that still loses
+/// A schedule found by a run of 1.09 million schedules (`SIM_SCHEDULES=100000`) that still loses
 /// one incident, at this commit and at the commit that introduced the machine: a consumer with a
 /// queue of 14 under steady traffic, commits up to 2.7 s late (inside the 5 s overlap), long
 /// catch-ups, and one crash. The incident (stamped 8.82 s, visible by 11.5 s) is never delivered
